@@ -1,0 +1,93 @@
+// Package client holds the client registry (RFC 7591 client metadata, loaded
+// from a JSON file), the clients' keys (inline jwks or a fetched jwks_uri),
+// and client authentication as a token endpoint does it.
+package client
+
+import (
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+// Token endpoint authentication methods (RFC 7591, section 2).
+const (
+	AuthSecretBasic   = "client_secret_basic"
+	AuthSecretPost    = "client_secret_post"
+	AuthPrivateKeyJWT = "private_key_jwt"
+	AuthNone          = "none"
+)
+
+// Client is one registered client. JSON names follow RFC 7591 client
+// metadata, plus parjarm's own par_lifetime, require_pkce and
+// client_secret_hash.
+type Client struct {
+	// ID is the client_id.
+	ID string `json:"client_id"`
+	// Secret is the client_secret, for client_secret_basic/post and for
+	// HS256-signed JARM responses.
+	Secret string `json:"client_secret,omitempty"`
+	// SecretHash is "sha256:" + hex(SHA-256(secret)): the registry may hold
+	// it instead of the secret.
+	SecretHash string `json:"client_secret_hash,omitempty"`
+	// TokenEndpointAuthMethod is how the client authenticates at the PAR
+	// endpoint. Default client_secret_basic (RFC 7591, section 2).
+	TokenEndpointAuthMethod string `json:"token_endpoint_auth_method,omitempty"`
+	// TokenEndpointAuthSigningAlg restricts the private_key_jwt assertion's
+	// algorithm.
+	TokenEndpointAuthSigningAlg string `json:"token_endpoint_auth_signing_alg,omitempty"`
+	// RedirectURIs are the registered redirect URIs, matched exactly.
+	RedirectURIs []string `json:"redirect_uris"`
+	// ResponseTypes, if set, limits the response types the client may use.
+	ResponseTypes []string `json:"response_types,omitempty"`
+	// JWKS is the client's public key set, inline.
+	JWKS *jose.JSONWebKeySet `json:"jwks,omitempty"`
+	// JWKSURI is where the client's public key set is fetched from.
+	JWKSURI string `json:"jwks_uri,omitempty"`
+	// RequirePAR (require_pushed_authorization_requests, RFC 9126 section 6)
+	// refuses authorization requests that do not use a pushed request_uri.
+	RequirePAR bool `json:"require_pushed_authorization_requests,omitempty"`
+	// RequireSignedRequestObject (RFC 9101, section 10.5) refuses pushes
+	// without a signed `request` parameter.
+	RequireSignedRequestObject bool `json:"require_signed_request_object,omitempty"`
+	// RequestObjectSigningAlg, if set, is the only algorithm accepted for the
+	// client's request objects.
+	RequestObjectSigningAlg string `json:"request_object_signing_alg,omitempty"`
+	// AuthorizationSignedResponseAlg is the JARM signing algorithm (JARM
+	// section 3). Empty means the gateway's default.
+	AuthorizationSignedResponseAlg string `json:"authorization_signed_response_alg,omitempty"`
+	// AuthorizationEncryptedResponseAlg is the JARM key management algorithm;
+	// empty means the response is only signed.
+	AuthorizationEncryptedResponseAlg string `json:"authorization_encrypted_response_alg,omitempty"`
+	// AuthorizationEncryptedResponseEnc is the JARM content encryption
+	// algorithm; default A128CBC-HS256 when an alg is set.
+	AuthorizationEncryptedResponseEnc string `json:"authorization_encrypted_response_enc,omitempty"`
+	// PARLifetime is the client's request_uri lifetime in seconds (parjarm
+	// extension). Zero means the gateway default; at most 600.
+	PARLifetime int `json:"par_lifetime,omitempty"`
+	// RequirePKCE forces PKCE with S256 (parjarm extension). PKCE is always
+	// required for public clients (token_endpoint_auth_method "none").
+	RequirePKCE bool `json:"require_pkce,omitempty"`
+}
+
+// Public reports whether the client is a public client (no authentication).
+func (c *Client) Public() bool { return c.TokenEndpointAuthMethod == AuthNone }
+
+// Lifetime returns the client's request_uri lifetime, or def when the client
+// sets none.
+func (c *Client) Lifetime(def time.Duration) time.Duration {
+	if c.PARLifetime > 0 {
+		return time.Duration(c.PARLifetime) * time.Second
+	}
+	return def
+}
+
+// HasRedirectURI reports whether uri is registered for the client, by exact
+// string comparison (RFC 9126 section 2.1; RFC 6749 section 3.1.2.3).
+func (c *Client) HasRedirectURI(uri string) bool {
+	for _, u := range c.RedirectURIs {
+		if u == uri {
+			return true
+		}
+	}
+	return false
+}
