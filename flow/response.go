@@ -1,0 +1,243 @@
+package flow
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// ErrRedirectMismatch is returned when an intercepted Location does not go
+// to the transaction's redirect_uri.
+var ErrRedirectMismatch = errors.New("flow: Location does not match the transaction's redirect_uri")
+
+// ErrMalformedResponse is returned when an intercepted Location cannot be
+// parsed, or repeats a response parameter.
+var ErrMalformedResponse = errors.New("flow: malformed authorization response")
+
+// StateOf returns the `state` carried by an upstream redirect's Location, in
+// its query or its fragment, and whether there is one. It never fails: a
+// Location it cannot read has no state.
+func StateOf(location string) (string, bool) {
+	base, frag, _ := strings.Cut(location, "#")
+	if _, q, ok := strings.Cut(base, "?"); ok {
+		if v, err := url.ParseQuery(q); err == nil && v.Has("state") {
+			return v.Get("state"), true
+		}
+	}
+	if frag != "" {
+		if v, err := url.ParseQuery(frag); err == nil && v.Has("state") {
+			return v.Get("state"), true
+		}
+	}
+	return "", false
+}
+
+// ResponseParams checks that location goes to redirectURI and returns the
+// authorization response parameters it carries, from its query and its
+// fragment. The redirect_uri's own query parameters are not response
+// parameters and are left out. location must have redirectURI's scheme, host
+// and port and path exactly, and carry every query parameter of redirectURI.
+func ResponseParams(location, redirectURI string) (url.Values, error) {
+	loc, err := url.Parse(location)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformedResponse, err)
+	}
+	reg, err := url.Parse(redirectURI)
+	if err != nil {
+		return nil, fmt.Errorf("%w: registered redirect_uri: %v", ErrRedirectMismatch, err)
+	}
+	if !strings.EqualFold(loc.Scheme, reg.Scheme) || !strings.EqualFold(loc.Host, reg.Host) ||
+		loc.User.String() != reg.User.String() || loc.EscapedPath() != reg.EscapedPath() || loc.Opaque != reg.Opaque {
+		return nil, ErrRedirectMismatch
+	}
+	query, err := parseStrict(loc.RawQuery)
+	if err != nil {
+		return nil, err
+	}
+	own, err := url.ParseQuery(reg.RawQuery)
+	if err != nil {
+		return nil, fmt.Errorf("%w: registered redirect_uri query: %v", ErrRedirectMismatch, err)
+	}
+	// The redirect_uri's own query is kept by the upstream (RFC 6749,
+	// section 3.1.2): take it out, value by value.
+	for k, vs := range own {
+		for _, v := range vs {
+			got := query[k]
+			i := indexOf(got, v)
+			if i < 0 {
+				return nil, ErrRedirectMismatch
+			}
+			got = append(got[:i:i], got[i+1:]...)
+			if len(got) == 0 {
+				delete(query, k)
+			} else {
+				query[k] = got
+			}
+		}
+	}
+	frag, err := parseStrict(loc.EscapedFragment())
+	if err != nil {
+		return nil, err
+	}
+	params := url.Values{}
+	for _, src := range []url.Values{query, frag} {
+		for k, vs := range src {
+			if len(vs) != 1 || params.Has(k) {
+				return nil, fmt.Errorf("%w: parameter %q repeated", ErrMalformedResponse, k)
+			}
+			params.Set(k, vs[0])
+		}
+	}
+	return params, nil
+}
+
+func parseStrict(raw string) (url.Values, error) {
+	if raw == "" {
+		return url.Values{}, nil
+	}
+	v, err := url.ParseQuery(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformedResponse, err)
+	}
+	return v, nil
+}
+
+func indexOf(vs []string, v string) int {
+	for i, x := range vs {
+		if x == v {
+			return i
+		}
+	}
+	return -1
+}
+
+// Response is an authorization response ready to be written: a redirect or an
+// auto-submitting form.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Write writes the response to w.
+func (r *Response) Write(w http.ResponseWriter) {
+	for k, vs := range r.Header {
+		w.Header()[k] = vs
+	}
+	w.WriteHeader(r.Status)
+	_, _ = w.Write(r.Body)
+}
+
+// Build returns the response that delivers params to redirectURI in mode
+// base (query, fragment or form_post). For query, parameters are added to
+// the redirect_uri's own query, which is kept as it is (RFC 6749, section
+// 3.1.2).
+func Build(redirectURI, base string, params url.Values) (*Response, error) {
+	h := http.Header{}
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	h.Set("Referrer-Policy", "no-referrer")
+	switch base {
+	case ModeQuery:
+		u, err := url.Parse(redirectURI)
+		if err != nil {
+			return nil, fmt.Errorf("flow: redirect_uri: %w", err)
+		}
+		if u.RawQuery != "" {
+			u.RawQuery += "&" + params.Encode()
+		} else {
+			u.RawQuery = params.Encode()
+		}
+		h.Set("Location", u.String())
+		return &Response{Status: http.StatusFound, Header: h}, nil
+	case ModeFragment:
+		target, _, _ := strings.Cut(redirectURI, "#")
+		h.Set("Location", target+"#"+params.Encode())
+		return &Response{Status: http.StatusFound, Header: h}, nil
+	case ModeFormPost:
+		body, err := FormPost(redirectURI, params)
+		if err != nil {
+			return nil, err
+		}
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Content-Security-Policy", formPostCSP(redirectURI))
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		return &Response{Status: http.StatusOK, Header: h, Body: body}, nil
+	}
+	return nil, fmt.Errorf("flow: unknown response mode %q", base)
+}
+
+// formPostScript is the only script the form_post page runs; the page's
+// Content-Security-Policy allows exactly this script by its hash.
+const formPostScript = `document.forms[0].submit();`
+
+var formPostScriptHash = func() string {
+	sum := sha256.Sum256([]byte(formPostScript))
+	return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+}()
+
+func formPostCSP(redirectURI string) string {
+	action := "'self'"
+	if u, err := url.Parse(redirectURI); err == nil && u.Scheme != "" && u.Host != "" {
+		action = u.Scheme + "://" + u.Host
+	}
+	return "default-src 'none'; script-src " + formPostScriptHash + "; form-action " + action +
+		"; frame-ancestors 'none'; base-uri 'none'"
+}
+
+var formPostTemplate = template.Must(template.New("form_post").Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="referrer" content="no-referrer">
+<title>Submitting the authorization response</title>
+</head>
+<body>
+<form method="post" action="{{.Action}}">
+{{range .Fields}}<input type="hidden" name="{{.Name}}" value="{{.Value}}">
+{{end}}<noscript><button type="submit">Continue</button></noscript>
+</form>
+<script>{{.Script}}</script>
+</body>
+</html>
+`))
+
+type formField struct{ Name, Value string }
+
+// FormPost returns the HTML page that posts params to redirectURI (OAuth 2.0
+// Form Post Response Mode, section 2; JARM section 2.3.3). Every value is
+// HTML-escaped by html/template.
+func FormPost(redirectURI string, params url.Values) ([]byte, error) {
+	u, err := url.Parse(redirectURI)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, fmt.Errorf("flow: form_post needs an http(s) redirect_uri")
+	}
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	data := struct {
+		Action template.URL
+		Fields []formField
+		Script template.JS
+	}{Action: template.URL(u.String()), Script: template.JS(formPostScript)}
+	for _, k := range keys {
+		for _, v := range params[k] {
+			data.Fields = append(data.Fields, formField{k, v})
+		}
+	}
+	var buf bytes.Buffer
+	if err := formPostTemplate.Execute(&buf, data); err != nil {
+		return nil, fmt.Errorf("flow: form_post page: %w", err)
+	}
+	return buf.Bytes(), nil
+}

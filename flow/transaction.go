@@ -1,0 +1,146 @@
+package flow
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/parjarm/parjarm/store"
+)
+
+// idPrefix marks the `state` values the gateway sends upstream, so that an
+// intercepted redirect that carries an expired or unknown transaction id is
+// recognised as ours and never leaks a plain response.
+const idPrefix = "pjt_"
+
+// idLen is the length of a transaction id: the prefix and 32 random bytes,
+// base64url-encoded.
+const idLen = len(idPrefix) + 43
+
+// ErrUnknown is returned by Take for a transaction id that does not exist:
+// never opened, already completed, or expired.
+var ErrUnknown = errors.New("flow: unknown or expired transaction")
+
+// Transaction is one authorization flow whose end the gateway must see: a
+// flow expanded from a pushed request, or one that asked for a JARM response.
+type Transaction struct {
+	// ClientID is the client the flow belongs to.
+	ClientID string `json:"client_id"`
+	// RedirectURI is the registered redirect_uri the response goes to.
+	RedirectURI string `json:"redirect_uri"`
+	// ResponseType is the flow's response_type.
+	ResponseType string `json:"response_type"`
+	// Mode is the resolved response mode the client asked for.
+	Mode Mode `json:"mode"`
+	// State is the client's own state, restored in the response.
+	State string `json:"state,omitempty"`
+	// HasState tells an empty state from no state at all.
+	HasState bool `json:"has_state,omitempty"`
+	// RequestURIKey is the store key of the flow's pushed request, consumed
+	// when the flow completes (RFC 9126, section 4); empty without PAR.
+	RequestURIKey string `json:"request_uri_key,omitempty"`
+	// ExpiresAt is when the transaction is forgotten.
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Tracker opens and completes transactions, and remembers the authorization
+// queries the gateway sent upstream so that the upstream's own re-entry is
+// recognised.
+type Tracker struct {
+	store store.Store
+	ttl   time.Duration
+	now   func() time.Time
+}
+
+// NewTracker returns a Tracker that keeps transactions in st for ttl.
+func NewTracker(st store.Store, ttl time.Duration, now func() time.Time) *Tracker {
+	if now == nil {
+		now = time.Now
+	}
+	return &Tracker{store: st, ttl: ttl, now: now}
+}
+
+// TTL returns how long a transaction lives.
+func (t *Tracker) TTL() time.Duration { return t.ttl }
+
+// NewID returns a fresh transaction id: a marker and 256 bits from the
+// CSPRNG, base64url-encoded.
+func NewID() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+).
+	return idPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// IsID reports whether s has the shape of a transaction id.
+func IsID(s string) bool {
+	if len(s) != idLen || s[:len(idPrefix)] != idPrefix {
+		return false
+	}
+	_, err := base64.RawURLEncoding.DecodeString(s[len(idPrefix):])
+	return err == nil
+}
+
+// Open stores tx under a fresh id and returns the id. The write is confirmed
+// before Open returns.
+func (t *Tracker) Open(ctx context.Context, tx *Transaction) (string, error) {
+	tx.ExpiresAt = t.now().Add(t.ttl)
+	b, err := json.Marshal(tx)
+	if err != nil {
+		return "", fmt.Errorf("flow: encode transaction: %w", err)
+	}
+	id := NewID()
+	if err := t.store.Put(ctx, store.Key(store.NSTransaction, id), b, t.ttl); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// Take atomically removes and returns the transaction id names: of two
+// concurrent Takes only one gets it. ErrUnknown if there is none.
+func (t *Tracker) Take(ctx context.Context, id string) (*Transaction, error) {
+	b, err := t.store.Take(ctx, store.Key(store.NSTransaction, id))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrUnknown
+	}
+	if err != nil {
+		return nil, err
+	}
+	var tx Transaction
+	if err := json.Unmarshal(b, &tx); err != nil {
+		return nil, fmt.Errorf("flow: decode transaction: %w", err)
+	}
+	if !tx.ExpiresAt.IsZero() && t.now().After(tx.ExpiresAt) {
+		return nil, ErrUnknown
+	}
+	return &tx, nil
+}
+
+// Canonical returns the canonical form of an authorization query: keys
+// sorted, values in order, standard escaping. Two queries that carry the same
+// parameters have the same canonical form, whatever their encoding.
+func Canonical(q url.Values) string { return q.Encode() }
+
+// Remember records that the gateway sent the authorization query q upstream,
+// for the transaction's lifetime (DESIGN flow 2: many legacy servers save the
+// original URL and replay it after login).
+func (t *Tracker) Remember(ctx context.Context, q url.Values) error {
+	return t.store.Put(ctx, store.Key(store.NSExpanded, Canonical(q)), []byte{1}, t.ttl)
+}
+
+// Remembered reports whether q is, parameter for parameter, a query the
+// gateway sent upstream and still remembers.
+func (t *Tracker) Remembered(ctx context.Context, q url.Values) (bool, error) {
+	_, err := t.store.Get(ctx, store.Key(store.NSExpanded, Canonical(q)))
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, nil
+}

@@ -1,0 +1,167 @@
+package flow
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/parjarm/parjarm/internal/redistest"
+	"github.com/parjarm/parjarm/store"
+)
+
+// clock is a settable clock shared by a memory store and a tracker.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+
+func trackers(t *testing.T) map[string]func(t *testing.T) (*Tracker, func(time.Duration)) {
+	return map[string]func(t *testing.T) (*Tracker, func(time.Duration)){
+		"memory": func(t *testing.T) (*Tracker, func(time.Duration)) {
+			c := &clock{now: time.Unix(1_700_000_000, 0)}
+			st := store.NewMemory(store.MemoryOptions{Now: c.Now})
+			t.Cleanup(func() { st.Close() })
+			return NewTracker(st, time.Minute, c.Now), c.Advance
+		},
+		"redis": func(t *testing.T) (*Tracker, func(time.Duration)) {
+			srv := redistest.Start(t)
+			st, err := store.NewRedis(store.RedisOptions{URL: srv.URL()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			return NewTracker(st, 300*time.Millisecond, nil), time.Sleep
+		},
+	}
+}
+
+func TestTracker(t *testing.T) {
+	for name, newTracker := range trackers(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			t.Run("an opened transaction is taken once", func(t *testing.T) {
+				tr, _ := newTracker(t)
+				in := &Transaction{ClientID: "c", RedirectURI: "https://c.example/cb", ResponseType: "code",
+					Mode: Mode{Base: ModeQuery, JWT: true}, State: "a b&c", HasState: true, RequestURIKey: "k"}
+				id, err := tr.Open(ctx, in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !IsID(id) {
+					t.Fatalf("IsID(%q) = false", id)
+				}
+				got, err := tr.Take(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.ClientID != "c" || got.RedirectURI != in.RedirectURI || got.Mode != in.Mode || got.State != "a b&c" || !got.HasState || got.RequestURIKey != "k" {
+					t.Fatalf("got %+v", got)
+				}
+				if _, err := tr.Take(ctx, id); !errors.Is(err, ErrUnknown) {
+					t.Fatalf("second Take: %v, want ErrUnknown", err)
+				}
+			})
+			t.Run("an unknown id is unknown", func(t *testing.T) {
+				tr, _ := newTracker(t)
+				if _, err := tr.Take(ctx, NewID()); !errors.Is(err, ErrUnknown) {
+					t.Fatalf("err = %v", err)
+				}
+			})
+			t.Run("an expired transaction is unknown", func(t *testing.T) {
+				tr, advance := newTracker(t)
+				id, err := tr.Open(ctx, &Transaction{ClientID: "c"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				advance(tr.TTL() + 50*time.Millisecond)
+				if _, err := tr.Take(ctx, id); !errors.Is(err, ErrUnknown) {
+					t.Fatalf("err = %v", err)
+				}
+			})
+			t.Run("of concurrent takes exactly one wins", func(t *testing.T) {
+				tr, _ := newTracker(t)
+				id, err := tr.Open(ctx, &Transaction{ClientID: "c"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var wins atomic.Int32
+				var wg sync.WaitGroup
+				for range 16 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						if _, err := tr.Take(ctx, id); err == nil {
+							wins.Add(1)
+						}
+					}()
+				}
+				wg.Wait()
+				if wins.Load() != 1 {
+					t.Fatalf("%d takes won", wins.Load())
+				}
+			})
+			t.Run("a remembered query is recognised however it is encoded", func(t *testing.T) {
+				tr, _ := newTracker(t)
+				q := url.Values{"client_id": {"c"}, "state": {NewID()}, "scope": {"openid profile"}}
+				if err := tr.Remember(ctx, q); err != nil {
+					t.Fatal(err)
+				}
+				replay, _ := url.ParseQuery("scope=openid%20profile&state=" + q.Get("state") + "&client_id=c")
+				if ok, err := tr.Remembered(ctx, replay); err != nil || !ok {
+					t.Fatalf("Remembered = %v, %v", ok, err)
+				}
+				changed := url.Values{"client_id": {"c"}, "state": {q.Get("state")}, "scope": {"openid profile email"}}
+				if ok, err := tr.Remembered(ctx, changed); err != nil || ok {
+					t.Fatalf("a modified query was recognised: %v, %v", ok, err)
+				}
+			})
+		})
+	}
+}
+
+func TestTrackerStoreOutage(t *testing.T) {
+	srv := redistest.Start(t)
+	st, err := store.NewRedis(store.RedisOptions{URL: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	tr := NewTracker(st, time.Minute, nil)
+	srv.Stop()
+	ctx := context.Background()
+	if _, err := tr.Open(ctx, &Transaction{ClientID: "c"}); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Open: %v, want ErrUnavailable", err)
+	}
+	if _, err := tr.Take(ctx, NewID()); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Take: %v, want ErrUnavailable", err)
+	}
+	if _, err := tr.Remembered(ctx, url.Values{"a": {"b"}}); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Remembered: %v, want ErrUnavailable", err)
+	}
+}
+
+func TestIsID(t *testing.T) {
+	id := NewID()
+	if NewID() == id {
+		t.Fatal("two ids are equal")
+	}
+	for s, want := range map[string]bool{
+		id:                             true,
+		id[:len(id)-1]:                 false,
+		"pjt_" + id[4:len(id)-1] + "!": false,
+		"xyz_" + id[4:]:                false,
+		"":                             false,
+		"client-state":                 false,
+	} {
+		if IsID(s) != want {
+			t.Errorf("IsID(%q) = %v, want %v", s, !want, want)
+		}
+	}
+}
