@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -19,6 +20,22 @@ var ErrNotFound = errors.New("store: not found")
 // cannot be reached or cannot accept the write (Redis down, memory store
 // full). Callers answer it with 503 temporarily_unavailable.
 var ErrUnavailable = errors.New("store: unavailable")
+
+// ErrInvalidTTL is returned by a write whose ttl is below MinTTL. It is a
+// programming error, not an outage.
+var ErrInvalidTTL = errors.New("store: ttl must be at least 1ms")
+
+// MinTTL is the shortest lifetime a write accepts: Redis counts expiry in
+// milliseconds.
+const MinTTL = time.Millisecond
+
+// checkTTL rejects lifetimes every backend cannot honour.
+func checkTTL(ttl time.Duration) error {
+	if ttl < MinTTL {
+		return fmt.Errorf("%w, got %s", ErrInvalidTTL, ttl)
+	}
+	return nil
+}
 
 // Store is the small interface every stateful part of the gateway uses.
 // Every method is safe for concurrent use. A write returns only once it is

@@ -1,0 +1,345 @@
+package store
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+// Defaults of RedisOptions. They keep every call short when Redis is down,
+// so a request fails with 503 quickly instead of hanging.
+const (
+	DefaultRedisDialTimeout  = 2 * time.Second
+	DefaultRedisReadTimeout  = time.Second
+	DefaultRedisWriteTimeout = time.Second
+)
+
+// RedisOptions configures NewRedis. Exactly one of URL, Sentinel
+// (SentinelMaster with SentinelAddrs) or ClusterAddrs must be set.
+type RedisOptions struct {
+	// URL of a standalone server: redis://[user:password@]host:port/db, or
+	// rediss:// for TLS. Query parameters understood by go-redis
+	// (dial_timeout, pool_size, ...) apply unless the fields below are set.
+	URL string
+	// SentinelMaster is the name of the master that the Sentinels watch.
+	SentinelMaster string
+	// SentinelAddrs are host:port addresses of Sentinels.
+	SentinelAddrs []string
+	// SentinelPassword authenticates to the Sentinels themselves.
+	SentinelPassword string
+	// ClusterAddrs are host:port seed addresses of a Redis Cluster.
+	ClusterAddrs []string
+	// Username and Password authenticate to the data nodes (Sentinel's
+	// master and replicas, Cluster nodes). With URL, if set, they replace
+	// the URL's credentials, so a password can stay out of the URL.
+	Username, Password string
+	// TLS connects with TLS 1.2 or later, verifying the server certificate
+	// against the system roots (Sentinel and Cluster; with URL it upgrades
+	// redis:// to TLS, as rediss:// does).
+	TLS bool
+	// DialTimeout bounds connecting. Zero means DefaultRedisDialTimeout
+	// (or the URL's dial_timeout).
+	DialTimeout time.Duration
+	// ReadTimeout bounds waiting for a reply. Zero means
+	// DefaultRedisReadTimeout (or the URL's read_timeout).
+	ReadTimeout time.Duration
+	// WriteTimeout bounds sending a command. Zero means
+	// DefaultRedisWriteTimeout (or the URL's write_timeout).
+	WriteTimeout time.Duration
+	// PoolSize is the number of connections per node. Zero means the
+	// go-redis default, 10 per CPU (or the URL's pool_size).
+	PoolSize int
+}
+
+// Redis is the Store shared by every gateway replica, backed by a
+// standalone, Sentinel-managed or clustered Redis through go-redis. It needs
+// Redis 6.2 or later (GETDEL).
+//
+// Connections are made on demand, not by NewRedis, and made again after an
+// outage: the same *Redis serves again once Redis is back. Every failure to
+// reach Redis wraps ErrUnavailable.
+type Redis struct {
+	client redis.UniversalClient
+}
+
+// NewRedis builds the client described by opts without connecting. It
+// checks the options and reports every problem found.
+func NewRedis(opts RedisOptions) (*Redis, error) {
+	errs := opts.problems()
+	var urlOpts *redis.Options
+	if opts.URL != "" {
+		var err error
+		if urlOpts, err = parseRedisURL(opts.URL); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	var tlsConfig *tls.Config
+	if opts.TLS {
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	switch {
+	case opts.URL != "":
+		o := urlOpts
+		if opts.Username != "" {
+			o.Username = opts.Username
+		}
+		if opts.Password != "" {
+			o.Password = opts.Password
+		}
+		if o.TLSConfig == nil {
+			o.TLSConfig = tlsConfig
+		}
+		if o.TLSConfig != nil && o.TLSConfig.MinVersion < tls.VersionTLS12 {
+			o.TLSConfig.MinVersion = tls.VersionTLS12
+		}
+		setDuration(&o.DialTimeout, opts.DialTimeout, DefaultRedisDialTimeout)
+		setDuration(&o.ReadTimeout, opts.ReadTimeout, DefaultRedisReadTimeout)
+		setDuration(&o.WriteTimeout, opts.WriteTimeout, DefaultRedisWriteTimeout)
+		if opts.PoolSize > 0 {
+			o.PoolSize = opts.PoolSize
+		}
+		failFast(&o.MaxRetries, &o.DialerRetries)
+		o.ClientName = clientName
+		o.ContextTimeoutEnabled = true
+		o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+		return &Redis{client: redis.NewClient(o)}, nil
+
+	case opts.SentinelMaster != "":
+		o := &redis.FailoverOptions{
+			MasterName:       opts.SentinelMaster,
+			SentinelAddrs:    opts.SentinelAddrs,
+			SentinelPassword: opts.SentinelPassword,
+			Username:         opts.Username,
+			Password:         opts.Password,
+			TLSConfig:        tlsConfig,
+			ClientName:       clientName,
+			DialTimeout:      orDefault(opts.DialTimeout, DefaultRedisDialTimeout),
+			ReadTimeout:      orDefault(opts.ReadTimeout, DefaultRedisReadTimeout),
+			WriteTimeout:     orDefault(opts.WriteTimeout, DefaultRedisWriteTimeout),
+			PoolSize:         opts.PoolSize,
+
+			ContextTimeoutEnabled: true,
+		}
+		failFast(&o.MaxRetries, &o.DialerRetries)
+		return &Redis{client: redis.NewFailoverClient(o)}, nil
+
+	default:
+		o := &redis.ClusterOptions{
+			Addrs:        opts.ClusterAddrs,
+			Username:     opts.Username,
+			Password:     opts.Password,
+			TLSConfig:    tlsConfig,
+			ClientName:   clientName,
+			DialTimeout:  orDefault(opts.DialTimeout, DefaultRedisDialTimeout),
+			ReadTimeout:  orDefault(opts.ReadTimeout, DefaultRedisReadTimeout),
+			WriteTimeout: orDefault(opts.WriteTimeout, DefaultRedisWriteTimeout),
+			PoolSize:     opts.PoolSize,
+
+			ContextTimeoutEnabled:    true,
+			MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+		}
+		failFast(&o.MaxRetries, &o.DialerRetries)
+		return &Redis{client: redis.NewClusterClient(o)}, nil
+	}
+}
+
+// clientName is what CLIENT LIST shows for the gateway's connections.
+const clientName = "parjarm"
+
+// problems lists every problem in opts but the URL's syntax.
+func (opts RedisOptions) problems() []error {
+	var errs []error
+	var modes []string
+	if opts.URL != "" {
+		modes = append(modes, "URL")
+	}
+	if opts.SentinelMaster != "" || len(opts.SentinelAddrs) > 0 {
+		modes = append(modes, "Sentinel")
+		if opts.SentinelMaster == "" {
+			errs = append(errs, errors.New("store: redis Sentinel addresses are set but the master name is empty"))
+		}
+		if len(opts.SentinelAddrs) == 0 {
+			errs = append(errs, errors.New("store: redis Sentinel master name is set but no Sentinel addresses are"))
+		}
+	}
+	if len(opts.ClusterAddrs) > 0 {
+		modes = append(modes, "Cluster")
+	}
+	switch len(modes) {
+	case 0:
+		errs = append(errs, errors.New("store: redis needs a URL, Sentinel master and addresses, or Cluster addresses; none is set"))
+	case 1:
+	default:
+		errs = append(errs, fmt.Errorf("store: redis needs exactly one of URL, Sentinel or Cluster; %s are set", strings.Join(modes, " and ")))
+	}
+	if opts.SentinelPassword != "" && opts.SentinelMaster == "" {
+		errs = append(errs, errors.New("store: redis Sentinel password is set without Sentinel"))
+	}
+	for _, addrs := range [][]string{opts.SentinelAddrs, opts.ClusterAddrs} {
+		for _, a := range addrs {
+			if strings.TrimSpace(a) == "" {
+				errs = append(errs, errors.New("store: redis address list has an empty address"))
+			}
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"dial timeout", opts.DialTimeout},
+		{"read timeout", opts.ReadTimeout},
+		{"write timeout", opts.WriteTimeout},
+	} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("store: redis %s must not be negative, got %s", d.name, d.v))
+		}
+	}
+	if opts.PoolSize < 0 {
+		errs = append(errs, fmt.Errorf("store: redis pool size must not be negative, got %d", opts.PoolSize))
+	}
+	return errs
+}
+
+// parseRedisURL parses a redis:// or rediss:// URL. Its errors never
+// repeat the URL, which may hold a password.
+func parseRedisURL(raw string) (*redis.Options, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("store: redis URL is not a URL: %w", err)
+	}
+	if u.Scheme != "redis" && u.Scheme != "rediss" {
+		return nil, fmt.Errorf("store: redis URL must start with redis:// or rediss://, got scheme %q", u.Scheme)
+	}
+	if u.Host == "" {
+		return nil, errors.New("store: redis URL has no host")
+	}
+	o, err := redis.ParseURL(raw)
+	if err != nil {
+		return nil, fmt.Errorf("store: redis URL: %s", strings.ReplaceAll(err.Error(), raw, "(url)"))
+	}
+	return o, nil
+}
+
+// setDuration sets *dst to v if given, else to def unless the URL set it.
+func setDuration(dst *time.Duration, v, def time.Duration) {
+	switch {
+	case v > 0:
+		*dst = v
+	case *dst == 0:
+		*dst = def
+	}
+}
+
+func orDefault(v, def time.Duration) time.Duration {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+// failFast sets, unless already set, one command retry and one dial
+// attempt per try: with Redis down a call fails within about two dial
+// timeouts instead of go-redis's default of 4 tries of 5 dials each.
+func failFast(maxRetries, dialerRetries *int) {
+	if *maxRetries == 0 {
+		*maxRetries = 1
+	}
+	if *dialerRetries == 0 {
+		*dialerRetries = 1
+	}
+}
+
+// Put stores value under key for ttl with SET PX, replacing any earlier
+// value.
+func (r *Redis) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if err := checkTTL(ttl); err != nil {
+		return err
+	}
+	if err := r.client.Set(ctx, key, value, ttl).Err(); err != nil {
+		return unavailable("SET", err)
+	}
+	return nil
+}
+
+// Get returns the value stored under key, or ErrNotFound.
+func (r *Redis) Get(ctx context.Context, key string) ([]byte, error) {
+	b, err := r.client.Get(ctx, key).Bytes()
+	if err != nil {
+		return nil, notFoundOr("GET", err)
+	}
+	return b, nil
+}
+
+// Take atomically returns and deletes the value under key with GETDEL, or
+// returns ErrNotFound. One command, not GET then DEL: of concurrent Takes
+// exactly one gets the value (RFC 9126, section 7.3, single use).
+func (r *Redis) Take(ctx context.Context, key string) ([]byte, error) {
+	b, err := r.client.GetDel(ctx, key).Bytes()
+	if err != nil {
+		return nil, notFoundOr("GETDEL", err)
+	}
+	return b, nil
+}
+
+// PutIfAbsent stores value under key for ttl with SET NX PX; it reports
+// whether it stored it. It backs the jti replay check (RFC 7523, section 3,
+// item 7).
+func (r *Redis) PutIfAbsent(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	if err := checkTTL(ttl); err != nil {
+		return false, err
+	}
+	ok, err := r.client.SetNX(ctx, key, value, ttl).Result()
+	if err != nil {
+		return false, unavailable("SET NX", err)
+	}
+	return ok, nil
+}
+
+// Ping sends PING; it fails with ErrUnavailable when Redis cannot be
+// reached.
+func (r *Redis) Ping(ctx context.Context) error {
+	if err := r.client.Ping(ctx).Err(); err != nil {
+		return unavailable("PING", err)
+	}
+	return nil
+}
+
+// Close closes every connection of the client.
+func (r *Redis) Close() error {
+	return r.client.Close()
+}
+
+// Client returns the underlying go-redis client, for instrumentation hooks.
+func (r *Redis) Client() redis.UniversalClient {
+	return r.client
+}
+
+// notFoundOr maps redis.Nil to ErrNotFound and anything else to
+// ErrUnavailable.
+func notFoundOr(op string, err error) error {
+	if errors.Is(err, redis.Nil) {
+		return ErrNotFound
+	}
+	return unavailable(op, err)
+}
+
+// unavailable wraps err, keeping its message, so callers answer 503.
+func unavailable(op string, err error) error {
+	return fmt.Errorf("%w: redis %s: %w", ErrUnavailable, op, err)
+}
+
+var _ Store = (*Redis)(nil)
