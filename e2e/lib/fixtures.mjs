@@ -1,0 +1,139 @@
+// Clients, keys and the test user shared by the upstream, the gateway and the
+// client side. One call to makeWorldConfig() produces matching registrations
+// for the legacy upstream (oidc-provider client metadata) and for the gateway
+// (its PARJARM_CLIENTS_FILE), so both sides always agree on ids, secrets,
+// redirect URIs and keys.
+import { generateKeyPairSync, randomBytes, webcrypto } from 'node:crypto';
+
+/** USER is the one account of the legacy upstream. */
+export const USER = Object.freeze({
+  username: 'alice',
+  password: 'wonderland',
+  sub: 'alice',
+  email: 'alice@example.com',
+  name: 'Alice Liddell',
+});
+
+/** Client ids, named after what each client demonstrates. */
+export const CLIENTS = Object.freeze({
+  basic: 'basic-client', // confidential, client_secret_basic, default JARM alg (RS256)
+  jwt: 'jwt-client', // confidential, private_key_jwt (ES256 assertions), JAR, JARM PS256
+  public: 'public-client', // public (none), PKCE, JARM ES256
+  hybrid: 'hybrid-client', // confidential, response types code and "code id_token", JARM EdDSA
+  parOnly: 'par-only-client', // confidential, require_pushed_authorization_requests
+});
+
+function secret() {
+  return randomBytes(24).toString('base64url');
+}
+
+/**
+ * signingKeys returns the gateway's JARM signing keys as a private JWK set:
+ * one key per algorithm a client may register, the default RS256 key first.
+ */
+export function signingKeys() {
+  const rsa = (kid, alg) => ({ ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }), kid, alg, use: 'sig' });
+  return {
+    keys: [
+      rsa('parjarm-rs256', 'RS256'),
+      rsa('parjarm-ps256', 'PS256'),
+      { ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }), kid: 'parjarm-es256', alg: 'ES256', use: 'sig' },
+      { ...generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }), kid: 'parjarm-eddsa', alg: 'EdDSA', use: 'sig' },
+    ],
+  };
+}
+
+/** upstreamKeys returns the legacy upstream's own (ID Token) signing keys. */
+export function upstreamKeys() {
+  return {
+    keys: [
+      { ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }), kid: 'upstream-rs256', alg: 'RS256', use: 'sig' },
+    ],
+  };
+}
+
+/** publicJwks strips the private members of a JWK set. */
+export function publicJwks(jwks) {
+  const priv = new Set(['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k']);
+  return { keys: jwks.keys.map((k) => Object.fromEntries(Object.entries(k).filter(([n]) => !priv.has(n)))) };
+}
+
+/**
+ * makeWorldConfig builds the clients for one run. callbackBase is the origin
+ * of the suite's callback server (e.g. http://127.0.0.1:4321).
+ *
+ * It returns:
+ *   clients:  id -> { id, secret?, authMethod, redirectUri, privateKey?, kid?, jarmAlg? } (client side)
+ *   upstream: oidc-provider client metadata array
+ *   gateway:  the gateway's clients file object {clients: [...]}
+ */
+export async function makeWorldConfig(callbackBase) {
+  const { subtle } = webcrypto;
+  const kp = await subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
+  const jwtClientJwk = { ...(await subtle.exportKey('jwk', kp.publicKey)), kid: 'jwt-client-es256', alg: 'ES256', use: 'sig' };
+  delete jwtClientJwk.key_ops;
+  delete jwtClientJwk.ext;
+
+  const cb = (name) => `${callbackBase}/cb/${name}`;
+  const clients = {
+    [CLIENTS.basic]: { id: CLIENTS.basic, secret: secret(), authMethod: 'client_secret_basic', redirectUri: cb('basic') },
+    [CLIENTS.jwt]: {
+      id: CLIENTS.jwt,
+      authMethod: 'private_key_jwt',
+      redirectUri: cb('jwt'),
+      privateKey: kp.privateKey,
+      kid: jwtClientJwk.kid,
+      jwks: { keys: [jwtClientJwk] },
+      jarmAlg: 'PS256',
+    },
+    [CLIENTS.public]: { id: CLIENTS.public, authMethod: 'none', redirectUri: cb('public'), jarmAlg: 'ES256' },
+    [CLIENTS.hybrid]: {
+      id: CLIENTS.hybrid,
+      secret: secret(),
+      authMethod: 'client_secret_basic',
+      redirectUri: cb('hybrid'),
+      responseTypes: ['code', 'code id_token'],
+      jarmAlg: 'EdDSA',
+    },
+    [CLIENTS.parOnly]: { id: CLIENTS.parOnly, secret: secret(), authMethod: 'client_secret_basic', redirectUri: cb('par-only'), requirePar: true },
+  };
+
+  const upstream = Object.values(clients).map((c) => {
+    const m = {
+      client_id: c.id,
+      token_endpoint_auth_method: c.authMethod,
+      redirect_uris: [c.redirectUri],
+      response_types: c.responseTypes ?? ['code'],
+      grant_types: c.responseTypes?.some((t) => t.includes('id_token')) ? ['authorization_code', 'implicit', 'refresh_token'] : ['authorization_code', 'refresh_token'],
+    };
+    if (c.secret) m.client_secret = c.secret;
+    if (c.jwks) {
+      m.jwks = c.jwks;
+      m.token_endpoint_auth_signing_alg = 'ES256';
+    }
+    // oidc-provider refuses http:// redirect URIs for web clients that use
+    // the implicit grant (needed for "code id_token"); a native client may use
+    // an http loopback redirect URI.
+    if (m.grant_types.includes('implicit')) m.application_type = 'native';
+    return m;
+  });
+
+  const gateway = {
+    clients: Object.values(clients).map((c) => {
+      const g = {
+        client_id: c.id,
+        token_endpoint_auth_method: c.authMethod,
+        redirect_uris: [c.redirectUri],
+        par_lifetime: 60,
+      };
+      if (c.secret) g.client_secret = c.secret;
+      if (c.jwks) g.jwks = c.jwks;
+      if (c.responseTypes) g.response_types = c.responseTypes;
+      if (c.jarmAlg) g.authorization_signed_response_alg = c.jarmAlg;
+      if (c.requirePar) g.require_pushed_authorization_requests = true;
+      return g;
+    }),
+  };
+
+  return { clients, upstream, gateway };
+}

@@ -1,0 +1,65 @@
+// Small process and network helpers shared by the suite and the demo.
+import { createServer } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
+
+/** freePort asks the kernel for a free loopback TCP port. */
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * waitFor polls fn until it returns a truthy value or the deadline passes.
+ * describe() is called on timeout to explain what was being waited for.
+ */
+export async function waitFor(fn, { timeoutMs = 20000, intervalMs = 100, describe = () => 'condition' } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let lastError;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      lastError = err;
+    }
+    await delay(intervalMs);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${describe()}${lastError ? `: ${lastError.message}` : ''}`);
+}
+
+/**
+ * stopProcess sends SIGTERM to a child process and waits for it to exit,
+ * escalating to SIGKILL after graceMs.
+ */
+export async function stopProcess(child, graceMs = 5000) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** tail keeps the last n lines written to a stream, for failure messages. */
+export function tail(stream, n = 60, onLine) {
+  const lines = [];
+  let partial = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk) => {
+    const parts = (partial + chunk).split('\n');
+    partial = parts.pop();
+    for (const line of parts) {
+      lines.push(line);
+      if (lines.length > n) lines.shift();
+      onLine?.(line);
+    }
+  });
+  return () => [...lines, partial].filter(Boolean).join('\n');
+}

@@ -1,0 +1,118 @@
+// Starts everything a scenario needs: the client's callback server, the
+// legacy upstream, optionally a private Redis, and one or more gateway
+// replicas in front of the upstream. Used by the tests and by the demo.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { startCallbackServer } from './callback.mjs';
+import { makeWorldConfig, signingKeys, upstreamKeys } from './fixtures.mjs';
+import { startGateway } from './gateway.mjs';
+import { freePort } from './net.mjs';
+import { startRedis } from './redis.mjs';
+import { startUpstream } from '../upstream.mjs';
+
+/**
+ * startWorld options:
+ *   gateways     number of gateway replicas (0 = upstream only; default 1)
+ *   redis        start a private redis-server and point the gateways at it
+ *   signingKeys  write a signing key file (default true; false = the
+ *                gateway's ephemeral development key)
+ *   gatewayEnv   extra PARJARM_* variables
+ *   log          (line) => void for upstream and gateway logs
+ *   ports        optional fixed ports { gateway, admin, upstream, callback }
+ *                (one replica only); any port left out is a free one
+ *
+ * Resolves to { issuer, gateways: [..], upstream, redis?, callback, clients,
+ * config, dir, logs(), close() }. The issuer is the first replica's URL (the
+ * public URL every replica and the upstream announce).
+ */
+export async function startWorld({ gateways = 1, redis = false, signingKeys: withKeys = true, gatewayEnv = {}, log, ports: fixed = {} } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'parjarm-e2e-'));
+  const started = [];
+  const close = async () => {
+    for (const s of started.reverse()) {
+      await s().catch(() => {});
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const callback = await startCallbackServer({ port: fixed.callback ?? 0 });
+    started.push(() => callback.close());
+
+    const ports = [];
+    for (let i = 0; i < Math.max(gateways, 1); i++) {
+      ports.push({ port: (i === 0 && fixed.gateway) || await freePort(), admin: (i === 0 && fixed.admin) || await freePort() });
+    }
+    const issuer = `http://127.0.0.1:${ports[0].port}`;
+
+    const config = await makeWorldConfig(callback.url);
+    const upstreamLog = [];
+    const upstream = await startUpstream({
+      port: fixed.upstream ?? 0,
+      issuer,
+      clients: config.upstream,
+      jwks: upstreamKeys(),
+      log: (l) => {
+        upstreamLog.push(l);
+        log?.(`[upstream] ${l}`);
+      },
+    });
+    started.push(() => upstream.close());
+
+    let redisServer;
+    if (redis) {
+      redisServer = await startRedis();
+      started.push(() => redisServer.stop());
+    }
+
+    const clientsFile = join(dir, 'clients.json');
+    writeFileSync(clientsFile, JSON.stringify(config.gateway, null, 2));
+    let signingKeysFile;
+    if (withKeys) {
+      signingKeysFile = join(dir, 'signing-keys.json');
+      writeFileSync(signingKeysFile, JSON.stringify(signingKeys(), null, 2), { mode: 0o600 });
+    }
+
+    const gws = [];
+    for (let i = 0; i < gateways; i++) {
+      const name = gateways > 1 ? `gateway-${'ABCDEFGH'[i]}` : 'gateway';
+      const gw = await startGateway({
+        name,
+        port: ports[i].port,
+        adminPort: ports[i].admin,
+        upstreamUrl: upstream.url,
+        issuer,
+        clientsFile,
+        signingKeysFile,
+        redisUrl: redisServer?.url,
+        env: gatewayEnv,
+        onLine: log ? (l) => log(`[${name}] ${l}`) : undefined,
+      });
+      started.push(() => gw.stop());
+      gws.push(gw);
+    }
+
+    return {
+      issuer,
+      dir,
+      callback,
+      upstream,
+      redis: redisServer,
+      gateways: gws,
+      gateway: gws[0],
+      clients: config.clients,
+      config,
+      clientsFile,
+      signingKeysFile,
+      logs: () => [
+        `--- upstream ---\n${upstreamLog.slice(-40).join('\n')}`,
+        ...gws.map((g) => `--- ${g.name} ---\n${g.logs().split('\n').slice(-80).join('\n')}`),
+      ].join('\n'),
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
