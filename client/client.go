@@ -4,6 +4,7 @@
 package client
 
 import (
+	"crypto/sha256"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -67,6 +68,13 @@ type Client struct {
 	// RequirePKCE forces PKCE with S256 (parjarm extension). PKCE is always
 	// required for public clients (token_endpoint_auth_method "none").
 	RequirePKCE bool `json:"require_pkce,omitempty"`
+
+	// secretDigest is SHA-256 of the client's secret, from Secret or
+	// SecretHash. NewRegistry sets it; authentication compares digests so
+	// that a plain and a hashed secret take the same constant-time path.
+	secretDigest [sha256.Size]byte
+	// hasSecret reports whether secretDigest is set.
+	hasSecret bool
 }
 
 // Public reports whether the client is a public client (no authentication).
@@ -90,4 +98,23 @@ func (c *Client) HasRedirectURI(uri string) bool {
 		}
 	}
 	return false
+}
+
+// DefaultEncryptedResponseEnc is the JARM content encryption algorithm used
+// when a client registers authorization_encrypted_response_alg without
+// authorization_encrypted_response_enc (JARM, section 3).
+const DefaultEncryptedResponseEnc = "A128CBC-HS256"
+
+// EncryptedResponseEnc returns the client's JARM content encryption
+// algorithm: authorization_encrypted_response_enc, or A128CBC-HS256 when only
+// authorization_encrypted_response_alg is set (JARM, section 3). It returns
+// "" for a client whose responses are not encrypted.
+func (c *Client) EncryptedResponseEnc() string {
+	if c.AuthorizationEncryptedResponseEnc != "" {
+		return c.AuthorizationEncryptedResponseEnc
+	}
+	if c.AuthorizationEncryptedResponseAlg != "" {
+		return DefaultEncryptedResponseEnc
+	}
+	return ""
 }

@@ -1,0 +1,87 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"testing"
+
+	"github.com/parjarm/parjarm/client"
+	"github.com/parjarm/parjarm/oauth"
+)
+
+func FuzzAuthenticate(f *testing.F) {
+	reg := testRegistry(f)
+	clk := newClock()
+	a, _ := newAuthenticator(f, reg, staticKeys{}, clk)
+	jwtBody := assertionForm(sign(f, ecKey, claims("jwt-app", t0), false)).Encode()
+	for _, seed := range []struct{ authorization, body string }{
+		{basic("basic-app", "s3cret-basic"), ""},
+		{basic("basic-app", "wrong"), "client_id=basic-app"},
+		{basic("app:with space", "p@ss:w+rd%/ ü"), ""},
+		{"", "client_id=post-app&client_secret=s3cret-post"},
+		{"", "client_id=public-app"},
+		{"", jwtBody},
+		{"", jwtBody + "&client_id=other"},
+		{basic("basic-app", "s3cret-basic"), jwtBody},
+		{"", "client_assertion_type=x&client_assertion=a.b.c"},
+		{"Bearer x", ""},
+		{"Basic !!", "client_id=a&client_id=b"},
+		{"", ""},
+	} {
+		f.Add(seed.authorization, seed.body)
+	}
+	f.Fuzz(func(t *testing.T, authorization, body string) {
+		form, _ := url.ParseQuery(body) // a partial parse is still a form
+		c, m, err := a.Authenticate(context.Background(), authorization, form)
+		if err == nil {
+			if c == nil {
+				t.Fatal("no client and no error")
+			}
+			if string(m) != c.TokenEndpointAuthMethod {
+				t.Fatalf("method %q used by a client registered for %q", m, c.TokenEndpointAuthMethod)
+			}
+			return
+		}
+		if c != nil {
+			t.Fatalf("client %q returned with error %v", c.ID, err)
+		}
+		var oe *oauth.Error
+		if !errors.As(err, &oe) {
+			t.Fatalf("error %v is %T, want *oauth.Error", err, err)
+		}
+		switch oe.Status {
+		case 400, 401, 503:
+		default:
+			t.Fatalf("status %d for %v", oe.Status, err)
+		}
+	})
+}
+
+func FuzzParseRegistry(f *testing.F) {
+	for _, seed := range []string{
+		`{"clients": []}`,
+		`{"clients": [{"client_id": "a", "client_secret": "s", "redirect_uris": ["https://a/cb"]}]}`,
+		`{"clients": [{"client_id": "a", "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [{"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}, "redirect_uris": ["https://a/cb"]}]}`,
+		`{"clients": [{"client_id": "a", "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://a/jwks", "redirect_uris": ["https://a/cb"], "authorization_encrypted_response_alg": "RSA-OAEP-256"}]}`,
+		`{"clients": [{"client_id": "a", "client_secret_hash": "sha256:00", "redirect_uris": ["x#y"], "par_lifetime": 1}]}`,
+		`{"clients": [{"client_id": "a", "nope": 1}], "extra": true}`,
+		`{"clients": null}`,
+		`[]`,
+		``,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := client.Parse(data)
+		if err != nil {
+			if r != nil {
+				t.Fatal("registry returned with an error")
+			}
+			return
+		}
+		if r.Len() < 0 {
+			t.Fatal("negative length")
+		}
+	})
+}
