@@ -75,7 +75,7 @@ function send(res, status, html) {
 /**
  * buildProvider creates the oidc-provider instance with PAR and JARM off.
  */
-export function buildProvider({ issuer, clients, jwks = upstreamKeys() }) {
+export function buildProvider({ issuer, clients, jwks = upstreamKeys(), features = {} }) {
   const provider = new Provider(issuer, {
     clients,
     jwks,
@@ -95,6 +95,9 @@ export function buildProvider({ issuer, clients, jwks = upstreamKeys() }) {
       jwtResponseModes: { enabled: false },
       // A legacy server: no JAR either; the gateway verifies request objects.
       requestObjects: { enabled: false },
+      // Only for control experiments (a server with native PAR/JARM); the
+      // suite's upstream never sets it.
+      ...features,
     },
     interactions: {
       url: (ctx, interaction) => `/interaction/${interaction.uid}`,
@@ -205,9 +208,9 @@ function interactionHandler(provider, log) {
  * startUpstream starts the legacy upstream on 127.0.0.1:port (0 = any free
  * port) and resolves to { url, port, issuer, provider, close }.
  */
-export async function startUpstream({ port = 0, issuer, clients, jwks, log } = {}) {
+export async function startUpstream({ port = 0, issuer, clients, jwks, log, features } = {}) {
   if (!issuer) throw new TypeError('startUpstream: issuer (the gateway public URL) is required');
-  const provider = buildProvider({ issuer, clients, jwks });
+  const provider = buildProvider({ issuer, clients, jwks, features });
   const interactions = interactionHandler(provider, log);
   const callback = provider.callback();
   if (log) {
