@@ -150,6 +150,12 @@ type Config struct {
 	// not under /.well-known/. Default "/par".
 	PARPath string `env:"PAR_PATH" envDefault:"/par"`
 
+	// JWKSPath is where the gateway serves the key set that discovery's
+	// jwks_uri names: the upstream's keys and the gateway's JARM keys. It
+	// must not be a path the upstream uses. Default
+	// "/.well-known/parjarm/jwks.json".
+	JWKSPath string `env:"JWKS_PATH" envDefault:"/.well-known/parjarm/jwks.json"`
+
 	// PARLifetime is the request_uri lifetime (`expires_in`, RFC 9126
 	// section 2.2) for clients that register no par_lifetime. Between 5s
 	// and 600s. Default 60s.

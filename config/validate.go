@@ -114,6 +114,10 @@ func (c *Config) Validate() error {
 	if c.PARPath == "/.well-known" || strings.HasPrefix(c.PARPath, "/.well-known/") {
 		p.add("PAR_PATH", "%q is under /.well-known/, which discovery owns (RFC 8615); use a path such as /par", c.PARPath)
 	}
+	p.checkPath("JWKS_PATH", c.JWKSPath)
+	if c.JWKSPath == c.PARPath || c.JWKSPath == "/" {
+		p.add("JWKS_PATH", "%q would hide another endpoint; use a path of its own such as /.well-known/parjarm/jwks.json", c.JWKSPath)
+	}
 	if c.PARPath == "/" {
 		p.add("PAR_PATH", `"/" would capture every request; use a path such as /par`)
 	}

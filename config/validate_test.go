@@ -85,6 +85,8 @@ var invalidCases = []struct {
 	{"a PAR path without a leading slash is refused", map[string]string{"PARJARM_PAR_PATH": "par"}, "PARJARM_PAR_PATH", "does not start with /; use a path such as /par"},
 	{"a PAR path with a query is refused", map[string]string{"PARJARM_PAR_PATH": "/par?x=1"}, "PARJARM_PAR_PATH", "query or fragment"},
 	{"a PAR path under well-known is refused", map[string]string{"PARJARM_PAR_PATH": "/.well-known/par"}, "PARJARM_PAR_PATH", "/.well-known/"},
+	{"a JWKS path without a leading slash is refused", map[string]string{"PARJARM_JWKS_PATH": "jwks"}, "PARJARM_JWKS_PATH", "does not start with /"},
+	{"a JWKS path equal to the PAR path is refused", map[string]string{"PARJARM_JWKS_PATH": "/par"}, "PARJARM_JWKS_PATH", "would hide another endpoint"},
 	{"the root as PAR path is refused", map[string]string{"PARJARM_PAR_PATH": "/"}, "PARJARM_PAR_PATH", "every request"},
 	{"a PAR path with a trailing slash is refused", map[string]string{"PARJARM_PAR_PATH": "/par/"}, "PARJARM_PAR_PATH", "not a clean path; use /par"},
 	{"a PAR path with a space is refused", map[string]string{"PARJARM_PAR_PATH": "/p ar"}, "PARJARM_PAR_PATH", "spaces"},

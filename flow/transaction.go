@@ -110,6 +110,10 @@ func (t *Tracker) Take(ctx context.Context, id string) (*Transaction, error) {
 	if err != nil {
 		return nil, err
 	}
+	return t.decode(b)
+}
+
+func (t *Tracker) decode(b []byte) (*Transaction, error) {
 	var tx Transaction
 	if err := json.Unmarshal(b, &tx); err != nil {
 		return nil, fmt.Errorf("flow: decode transaction: %w", err)
@@ -118,6 +122,19 @@ func (t *Tracker) Take(ctx context.Context, id string) (*Transaction, error) {
 		return nil, ErrUnknown
 	}
 	return &tx, nil
+}
+
+// Peek returns the transaction id names without completing it, or
+// ErrUnknown.
+func (t *Tracker) Peek(ctx context.Context, id string) (*Transaction, error) {
+	b, err := t.store.Get(ctx, store.Key(store.NSTransaction, id))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrUnknown
+	}
+	if err != nil {
+		return nil, err
+	}
+	return t.decode(b)
 }
 
 // Canonical returns the canonical form of an authorization query: keys
