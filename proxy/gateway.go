@@ -1,0 +1,244 @@
+// Package proxy owns the gateway's public listener: the reverse proxy in
+// front of the upstream, routing (PAR endpoint, discovery, key set,
+// authorization endpoint), discovery rewriting and the interception of the
+// upstream's authorization responses.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"go.uber.org/zap"
+
+	"github.com/parjarm/parjarm/client"
+	"github.com/parjarm/parjarm/flow"
+	"github.com/parjarm/parjarm/metrics"
+	"github.com/parjarm/parjarm/oauth"
+	"github.com/parjarm/parjarm/par"
+)
+
+// PAR is what the gateway needs of the par package.
+type PAR interface {
+	http.Handler
+	Expand(ctx context.Context, clientID, requestURI string) (*par.Expansion, error)
+	Consume(ctx context.Context, key string) error
+	Validate(params url.Values, c *client.Client) error
+}
+
+// Encoder encodes JARM responses (the jarm package).
+type Encoder interface {
+	Encode(ctx context.Context, c *client.Client, params url.Values) (string, error)
+}
+
+// Registry looks up registered clients.
+type Registry interface {
+	Lookup(id string) (*client.Client, bool)
+}
+
+// Options configures the gateway; all plain values.
+type Options struct {
+	// Upstream is the legacy server's base URL.
+	Upstream *url.URL
+	// Issuer is the issuer clients see (JARM iss, RFC 9207 iss).
+	Issuer string
+	// PublicURL is the gateway's public base URL.
+	PublicURL string
+	// PAREnabled and JARMEnabled switch the two features.
+	PAREnabled, JARMEnabled bool
+	// PARPath is the push endpoint's path.
+	PARPath string
+	// RequirePAR refuses authorization requests without a pushed request_uri.
+	RequirePAR bool
+	// AuthorizationPath is the upstream authorization endpoint's path.
+	AuthorizationPath string
+	// DiscoveryPath is the OpenID discovery document's path.
+	DiscoveryPath string
+	// JWKSPath is where the gateway serves the merged key set.
+	JWKSPath string
+	// PreserveHost sends the public Host header upstream.
+	PreserveHost bool
+	// TrustedProxies are the peers whose X-Forwarded-* headers are kept.
+	TrustedProxies []netip.Prefix
+	// DialTimeout and ResponseHeaderTimeout bound upstream round trips.
+	DialTimeout, ResponseHeaderTimeout time.Duration
+	// MaxFormBytes bounds a POSTed authorization request.
+	MaxFormBytes int64
+	// Metadata adds JARM members to discovery
+	// (authorization_signing_alg_values_supported, …).
+	Metadata map[string]any
+	// Keys are the gateway's public keys, published next to the upstream's.
+	Keys jose.JSONWebKeySet
+}
+
+// Gateway is the public HTTP handler.
+type Gateway struct {
+	opts    Options
+	disc    *Discovery
+	par     PAR
+	jarm    Encoder
+	reg     Registry
+	tracker *flow.Tracker
+	rp      *httputil.ReverseProxy
+	m       *metrics.Metrics
+	log     *zap.Logger
+}
+
+// Transport returns the upstream transport: a clone of the default one with
+// timeouts on dial, TLS handshake and response headers.
+func Transport(dial, responseHeader time.Duration) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: dial, KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = 10 * time.Second
+	t.ResponseHeaderTimeout = responseHeader
+	t.MaxIdleConnsPerHost = 64
+	t.Proxy = nil
+	return t
+}
+
+// New returns the gateway. jarm may be nil when JARM is disabled.
+func New(opts Options, disc *Discovery, p PAR, jarm Encoder, reg Registry, tracker *flow.Tracker, transport http.RoundTripper, m *metrics.Metrics, log *zap.Logger) *Gateway {
+	g := &Gateway{opts: opts, disc: disc, par: p, jarm: jarm, reg: reg, tracker: tracker, m: m, log: log}
+	g.rp = &httputil.ReverseProxy{
+		Rewrite:        g.rewrite,
+		Transport:      &timedTransport{next: transport, m: m},
+		ModifyResponse: g.modifyResponse,
+		ErrorHandler:   g.errorHandler,
+		ErrorLog:       zap.NewStdLog(log.Named("reverseproxy")),
+		FlushInterval:  -1,
+	}
+	return g
+}
+
+// ServeHTTP routes a public request.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch p := r.URL.Path; {
+	case g.opts.PAREnabled && p == g.opts.PARPath:
+		g.par.ServeHTTP(w, r)
+	case p == g.opts.DiscoveryPath || p == oauthMetadataPath(g.opts.Issuer) || p == "/.well-known/oauth-authorization-server":
+		g.serveDiscovery(w, r)
+	case p == g.opts.JWKSPath:
+		g.serveJWKS(w, r)
+	case p == g.opts.AuthorizationPath:
+		g.authorize(w, r)
+	default:
+		g.rp.ServeHTTP(w, r)
+	}
+}
+
+// oauthMetadataPath is the RFC 8414 (section 3) metadata path for issuer:
+// the well-known segment goes between the host and the issuer's path.
+func oauthMetadataPath(issuer string) string {
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return "/.well-known/oauth-authorization-server"
+	}
+	return "/.well-known/oauth-authorization-server" + strings.TrimSuffix(u.Path, "/")
+}
+
+func (g *Gateway) trusted(remoteAddr string) bool {
+	if len(g.opts.TrustedProxies) == 0 {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(remoteAddr)
+	if err != nil {
+		return false
+	}
+	addr := ap.Addr().Unmap()
+	for _, p := range g.opts.TrustedProxies {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// rewrite routes a request to the upstream: the public Host is kept (so the
+// upstream builds public URLs), X-Forwarded-* are set, and a trusted proxy's
+// own X-Forwarded-* are kept.
+func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
+	trusted := g.trusted(pr.In.RemoteAddr)
+	if trusted {
+		pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
+	}
+	pr.SetURL(g.opts.Upstream)
+	pr.SetXForwarded()
+	if trusted {
+		if v := pr.In.Header.Get("X-Forwarded-Host"); v != "" {
+			pr.Out.Header.Set("X-Forwarded-Host", v)
+		}
+		if v := pr.In.Header.Get("X-Forwarded-Proto"); v != "" {
+			pr.Out.Header.Set("X-Forwarded-Proto", v)
+		}
+	}
+	if g.opts.PreserveHost {
+		pr.Out.Host = pr.In.Host
+	}
+}
+
+// errorHandler answers what went wrong between the gateway and the upstream,
+// or in the interception of a response: an OAuth error as an error page, a
+// timeout as 504, anything else as 502 (as Caddy does).
+func (g *Gateway) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	var oe *oauth.Error
+	if errors.As(err, &oe) {
+		g.writePage(w, r, oe)
+		return
+	}
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		return // the client went away
+	}
+	status := http.StatusBadGateway
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		status = http.StatusGatewayTimeout
+	}
+	g.log.Warn("upstream request failed", zap.String("method", r.Method), zap.String("path", r.URL.Path),
+		zap.Int("status", status), zap.Error(err))
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if status == http.StatusGatewayTimeout {
+		_, _ = w.Write([]byte("504 gateway timeout: the authorization server did not answer in time\n"))
+		return
+	}
+	_, _ = w.Write([]byte("502 bad gateway: the authorization server cannot be reached\n"))
+}
+
+// writePage answers err as an error page, counts and logs it.
+func (g *Gateway) writePage(w http.ResponseWriter, r *http.Request, err error) {
+	oe := oauth.From(err)
+	g.m.Errors.WithLabelValues(oe.Code).Inc()
+	level := zap.InfoLevel
+	if oe.Status >= 500 {
+		level = zap.WarnLevel
+	}
+	if ce := g.log.Check(level, "authorization request refused"); ce != nil {
+		ce.Write(zap.String("path", r.URL.Path), zap.String("error", oe.Code), zap.Int("status", oe.Status), zap.String("reason", oe.Error()))
+	}
+	oauth.WritePage(w, oe)
+}
+
+// timedTransport observes upstream latency.
+type timedTransport struct {
+	next http.RoundTripper
+	m    *metrics.Metrics
+}
+
+func (t *timedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := t.next.RoundTrip(r)
+	class := "error"
+	if err == nil {
+		class = string("12345"[min(max(resp.StatusCode/100, 1), 5)-1]) + "xx"
+	}
+	t.m.UpstreamLatency.WithLabelValues(class).Observe(time.Since(start).Seconds())
+	return resp, err
+}

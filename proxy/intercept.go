@@ -1,0 +1,176 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/parjarm/parjarm/client"
+	"github.com/parjarm/parjarm/flow"
+	"github.com/parjarm/parjarm/oauth"
+)
+
+// modifyResponse intercepts the upstream's authorization responses (DESIGN
+// flow 3): a redirect whose state is one of our transaction ids is delivered
+// to the client in the mode it asked for. Everything else passes untouched.
+// An error returned here is answered by errorHandler as an error page: the
+// plain response never leaks.
+func (g *Gateway) modifyResponse(resp *http.Response) error {
+	switch resp.StatusCode {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+	default:
+		return nil
+	}
+	location := resp.Header.Get("Location")
+	state, ok := flow.StateOf(location)
+	if !ok || !flow.IsID(state) {
+		return nil
+	}
+	out, err := g.complete(resp.Request, state, location)
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		return nil // one of the upstream's own steps: not the flow's end
+	}
+	_ = resp.Body.Close()
+	resp.StatusCode = out.Status
+	resp.Status = strconv.Itoa(out.Status) + " " + http.StatusText(out.Status)
+	for _, h := range []string{"Location", "Content-Type", "Content-Length", "Content-Encoding", "Etag", "Last-Modified"} {
+		resp.Header.Del(h)
+	}
+	// Upstream headers such as Set-Cookie are kept; ours win.
+	for k, vs := range out.Header {
+		resp.Header[k] = vs
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(out.Body))
+	resp.ContentLength = int64(len(out.Body))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(out.Body)))
+	return nil
+}
+
+// complete finishes the flow of transaction id, whose upstream response
+// went to location, and returns the response for the client. It returns nil
+// and no error for a redirect that carries our state but stays inside the
+// authorization server (a login step that replays the authorization URL):
+// that is not the end of the flow.
+func (g *Gateway) complete(upReq *http.Request, id, location string) (*flow.Response, error) {
+	ctx := upReq.Context()
+	internal := g.internal(upReq, location)
+	tx, err := g.tracker.Peek(ctx, id)
+	if errors.Is(err, flow.ErrUnknown) {
+		if internal {
+			return nil, nil
+		}
+		g.m.InterceptFailures.WithLabelValues("unknown_transaction").Inc()
+		return nil, oauth.ErrInvalidRequest.WithDescription("this authorization flow has expired or was already completed; start again")
+	}
+	if err != nil {
+		g.m.InterceptFailures.WithLabelValues("store").Inc()
+		return nil, storeError(err)
+	}
+	params, perr := flow.ResponseParams(location, tx.RedirectURI)
+	if perr != nil && internal {
+		return nil, nil
+	}
+	// Complete the transaction: of two racing completions only one gets it.
+	if tx, err = g.tracker.Take(ctx, id); errors.Is(err, flow.ErrUnknown) {
+		g.m.InterceptFailures.WithLabelValues("unknown_transaction").Inc()
+		return nil, oauth.ErrInvalidRequest.WithDescription("this authorization flow was already completed; start again")
+	} else if err != nil {
+		g.m.InterceptFailures.WithLabelValues("store").Inc()
+		return nil, storeError(err)
+	}
+	if perr != nil {
+		reason := "malformed_response"
+		if errors.Is(perr, flow.ErrRedirectMismatch) {
+			reason = "redirect_mismatch"
+		}
+		g.m.InterceptFailures.WithLabelValues(reason).Inc()
+		g.log.Warn("upstream authorization response refused", zap.String("client_id", tx.ClientID), zap.String("reason", reason))
+		return nil, oauth.ErrServerError.WithStatus(http.StatusBadGateway).WithDescription("the authorization server answered with an unexpected redirect").WithCause(perr)
+	}
+	if tx.RequestURIKey != "" {
+		// RFC 9126, section 4 and 7.3: the request_uri is used once, when its
+		// flow completes; of two racing flows, one consumes it.
+		if err := g.par.Consume(ctx, tx.RequestURIKey); err != nil {
+			g.m.InterceptFailures.WithLabelValues("request_uri_used").Inc()
+			g.m.Expansions.WithLabelValues("reused").Inc()
+			return nil, err
+		}
+	}
+	params.Del("state")
+	if tx.HasState {
+		params.Set("state", tx.State)
+	}
+	c, ok := g.reg.Lookup(tx.ClientID)
+	if !ok {
+		c = &client.Client{ID: tx.ClientID}
+	}
+	out, err := g.deliver(ctx, tx, c, params)
+	if err != nil {
+		return nil, err
+	}
+	g.m.Completions.WithLabelValues(tx.Mode.String(), "delivered").Inc()
+	if ce := g.log.Check(zap.InfoLevel, "authorization response delivered"); ce != nil {
+		ce.Write(zap.String("client_id", tx.ClientID), zap.String("response_mode", tx.Mode.String()),
+			zap.Bool("error", params.Has("error")), zap.Bool("par", tx.RequestURIKey != ""))
+	}
+	return out, nil
+}
+
+// internal reports whether location, from the upstream's answer to out,
+// stays on the authorization server: a relative URL, or one on the public
+// host or the upstream's host.
+func (g *Gateway) internal(out *http.Request, location string) bool {
+	u, err := url.Parse(location)
+	if err != nil {
+		return false
+	}
+	if u.Scheme == "" && u.Host == "" {
+		return true
+	}
+	host := strings.ToLower(u.Host)
+	if host == strings.ToLower(out.Host) || host == strings.ToLower(g.opts.Upstream.Host) {
+		return true
+	}
+	if p, err := url.Parse(g.opts.PublicURL); err == nil && p.Host != "" && host == strings.ToLower(p.Host) {
+		return true
+	}
+	return false
+}
+
+// deliver builds the response that carries params to the transaction's
+// redirect_uri in its mode, with iss (RFC 9207) set to the gateway's issuer;
+// JARM modes wrap everything in one JWT.
+func (g *Gateway) deliver(ctx context.Context, tx *flow.Transaction, c *client.Client, params url.Values) (*flow.Response, error) {
+	// RFC 9207, section 2: the issuer identifies the response; an upstream
+	// iss that differs is replaced.
+	params.Set("iss", g.opts.Issuer)
+	if tx.Mode.JWT {
+		if g.jarm == nil {
+			return nil, oauth.ErrServerError.WithDescription("JWT response modes are disabled")
+		}
+		jwt, err := g.jarm.Encode(ctx, c, params)
+		if err != nil {
+			g.m.JARMResponses.WithLabelValues(tx.Mode.String(), "encode_failed").Inc()
+			g.m.InterceptFailures.WithLabelValues("encode_failed").Inc()
+			return nil, oauth.ErrServerError.WithDescription("the authorization response cannot be encoded").WithCause(err)
+		}
+		g.m.JARMResponses.WithLabelValues(tx.Mode.String(), "encoded").Inc()
+		params = url.Values{"response": {jwt}}
+	}
+	out, err := flow.Build(tx.RedirectURI, tx.Mode.Base, params)
+	if err != nil {
+		return nil, oauth.ErrServerError.WithCause(err)
+	}
+	return out, nil
+}

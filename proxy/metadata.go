@@ -1,0 +1,117 @@
+package proxy
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/go-jose/go-jose/v4"
+	"go.uber.org/zap"
+
+	"github.com/parjarm/parjarm/flow"
+)
+
+// RewriteDiscovery returns the upstream's discovery document as the gateway
+// publishes it: the PAR endpoint and policy (RFC 9126, section 5), the JWT
+// response modes (JARM section 3), the JARM algorithm lists, and jwks_uri
+// pointing at the merged key set. The upstream document is not modified.
+func RewriteDiscovery(upstream map[string]any, o Options) map[string]any {
+	doc := make(map[string]any, len(upstream)+8)
+	for k, v := range upstream {
+		doc[k] = v
+	}
+	doc["issuer"] = o.Issuer
+	base := strings.TrimSuffix(o.PublicURL, "/")
+	if o.PAREnabled {
+		doc["pushed_authorization_request_endpoint"] = base + o.PARPath
+		doc["require_pushed_authorization_requests"] = o.RequirePAR
+	} else {
+		delete(doc, "pushed_authorization_request_endpoint")
+		delete(doc, "require_pushed_authorization_requests")
+	}
+	if o.JARMEnabled {
+		// RFC 8414 section 2: the default is ["query", "fragment"].
+		modes := []string{flow.ModeQuery, flow.ModeFragment}
+		if up, ok := upstream["response_modes_supported"].([]any); ok {
+			modes = modes[:0]
+			for _, m := range up {
+				if s, ok := m.(string); ok && !flow.IsJWTMode(s) {
+					modes = append(modes, s)
+				}
+			}
+		}
+		doc["response_modes_supported"] = append(modes, flow.JWTModes...)
+		for k, v := range o.Metadata {
+			doc[k] = v
+		}
+	}
+	doc["jwks_uri"] = base + o.JWKSPath
+	return doc
+}
+
+func (g *Gateway) serveDiscovery(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	up, err := g.disc.Document(r.Context())
+	if err != nil {
+		g.log.Warn("upstream discovery unavailable", zap.Error(err))
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "503 the authorization server's metadata is unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	writeJSON(w, RewriteDiscovery(up, g.opts))
+}
+
+// MergeKeys returns one key set holding the upstream's keys and the
+// gateway's; a kid that appears in both is an error (a verifier could not
+// tell which key signed).
+func MergeKeys(upstream, ours jose.JSONWebKeySet) (jose.JSONWebKeySet, error) {
+	seen := make(map[string]bool, len(ours.Keys))
+	for _, k := range ours.Keys {
+		seen[k.KeyID] = true
+	}
+	merged := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(upstream.Keys)+len(ours.Keys))}
+	for _, k := range upstream.Keys {
+		if seen[k.KeyID] {
+			return jose.JSONWebKeySet{}, fmt.Errorf("kid %q is used by both the upstream and the gateway", k.KeyID)
+		}
+		merged.Keys = append(merged.Keys, k)
+	}
+	merged.Keys = append(merged.Keys, ours.Keys...)
+	return merged, nil
+}
+
+func (g *Gateway) serveJWKS(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	up, err := g.disc.UpstreamKeys(r.Context())
+	if err != nil {
+		// The gateway's own keys still verify JARM responses.
+		g.log.Warn("upstream key set unavailable; serving the gateway's keys only", zap.Error(err))
+		up = &jose.JSONWebKeySet{}
+	}
+	merged, err := MergeKeys(*up, g.opts.Keys)
+	if err != nil {
+		g.log.Error("key set clash; serving the gateway's keys only", zap.Error(err))
+		merged = g.opts.Keys
+	}
+	writeJSON(w, merged)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "500 cannot encode document", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=60")
+	_, _ = w.Write(b)
+}
