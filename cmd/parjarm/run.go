@@ -1,0 +1,361 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/parjarm/parjarm/client"
+	"github.com/parjarm/parjarm/config"
+	"github.com/parjarm/parjarm/flow"
+	"github.com/parjarm/parjarm/jarm"
+	"github.com/parjarm/parjarm/metrics"
+	"github.com/parjarm/parjarm/par"
+	"github.com/parjarm/parjarm/proxy"
+	"github.com/parjarm/parjarm/store"
+)
+
+// run wires the gateway in order — configuration, logger, store, clients,
+// keys, upstream metadata, handlers, servers — and serves until ctx ends.
+func run(ctx context.Context, args []string, environ map[string]string, stdout io.Writer) error {
+	cmd := ""
+	if len(args) > 0 {
+		cmd = args[0]
+	}
+	switch cmd {
+	case "", "serve", "check":
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "parjarm", version)
+		return nil
+	default:
+		return fmt.Errorf("unknown command %q (commands: serve, check, version)", cmd)
+	}
+
+	cfg, err := config.Load(environ)
+	if err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	log, err := newLogger(cfg, stdout)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+
+	reg, err := loadClients(cfg)
+	if err != nil {
+		return err
+	}
+	keys, err := loadKeys(cfg, log)
+	if err != nil {
+		return err
+	}
+	if cmd == "check" {
+		fmt.Fprintf(stdout, "configuration OK: %d clients, signing keys %s, store %s\n", reg.Len(), strings.Join(keys.KIDs(), ", "), cfg.StoreKind())
+		return nil
+	}
+	log.Info("starting parjarm", zap.String("version", version), zap.Any("config", cfg.Redacted()))
+
+	redis.SetLogger(store.RedisLog{L: log.Named("redis")})
+	st, err := openStore(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	transport := proxy.Transport(cfg.UpstreamDialTimeout, cfg.UpstreamTimeout)
+	upstreamClient := &http.Client{Transport: transport, Timeout: cfg.UpstreamTimeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	disc := proxy.NewDiscovery(cfg.UpstreamURL, discoveryPath(cfg), upstreamClient, cfg.DiscoveryCacheTTL)
+	startCtx, cancel := context.WithTimeout(ctx, cfg.StartupTimeout)
+	meta, err := disc.WaitMetadata(startCtx, time.Second)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("PARJARM_UPSTREAM_URL: cannot read the upstream's discovery document within PARJARM_STARTUP_TIMEOUT (%s): %w", cfg.StartupTimeout, err)
+	}
+	resolved, err := cfg.Resolve(meta.Issuer)
+	if err != nil {
+		return err
+	}
+	issuer := resolved.Issuer
+	publicURL := strings.TrimSuffix(resolved.PublicURL.String(), "/")
+	parEndpoint := resolved.PARURL
+	authzPath := cfg.AuthorizationPath
+	if authzPath == "" {
+		u, err := url.Parse(meta.AuthorizationEndpoint)
+		if err != nil || u.Path == "" {
+			return fmt.Errorf("upstream discovery authorization_endpoint %q has no path: set PARJARM_AUTHORIZATION_PATH", meta.AuthorizationEndpoint)
+		}
+		authzPath = u.Path
+	}
+	upKeys, err := disc.UpstreamKeys(startCtx)
+	if err != nil {
+		log.Warn("cannot read the upstream's key set at start-up; it is merged in when it answers", zap.Error(err))
+	} else if _, err := proxy.MergeKeys(*upKeys, keys.Public()); err != nil {
+		return fmt.Errorf("PARJARM_SIGNING_KEYS_FILE: %w: give the gateway's keys other kids", err)
+	}
+
+	reg2 := prometheus.NewRegistry()
+	reg2.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := metrics.New(reg2)
+
+	fetcher := client.NewKeyFetcher(client.FetchOptions{
+		HTTPClient: &http.Client{Transport: proxy.Transport(cfg.JWKSFetchTimeout, cfg.JWKSFetchTimeout)},
+		Timeout:    cfg.JWKSFetchTimeout,
+		MaxBytes:   cfg.JWKSMaxBytes,
+		CacheTTL:   cfg.JWKSCacheTTL,
+	})
+	auth := &client.Authenticator{
+		Registry: reg,
+		Keys:     fetcher,
+		Replay:   st,
+		Audience: client.Audience{
+			Issuer:        issuer,
+			TokenEndpoint: meta.TokenEndpoint,
+			PAREndpoint:   parEndpoint,
+			IssuerOnly:    cfg.ClientAssertionAudience == config.AudienceIssuer,
+		},
+		Algorithms: cfg.SigningAlgsAllowed,
+		ClockSkew:  cfg.ClockSkew,
+	}
+	parSvc := par.New(par.Options{
+		Issuer:                     issuer,
+		PAREndpoint:                parEndpoint,
+		DefaultLifetime:            cfg.PARLifetime,
+		CompletionWindow:           cfg.TransactionTTL,
+		MaxBodyBytes:               cfg.PARMaxBodyBytes,
+		MaxParams:                  cfg.MaxParams,
+		RequirePAR:                 cfg.RequirePAR,
+		RequirePKCE:                cfg.RequirePKCE,
+		RequireSignedRequestObject: cfg.RequireSignedRequestObject,
+		Algorithms:                 cfg.SigningAlgsAllowed,
+		RequestObjectMaxAge:        cfg.RequestObjectMaxAge,
+		ClockSkew:                  cfg.ClockSkew,
+		JARM:                       cfg.JARMEnabled,
+		ResponseTypes:              meta.ResponseTypes,
+	}, reg, auth, fetcher, st, m, log.Named("par"))
+
+	var encoder proxy.Encoder
+	var jarmMeta map[string]any
+	if cfg.JARMEnabled {
+		enc, err := jarm.NewEncoder(keys, fetcher, jarm.Options{
+			Issuer:     issuer,
+			Lifetime:   cfg.JARMLifetime,
+			DefaultAlg: string(cfg.DefaultSigningAlg),
+		})
+		if err != nil {
+			return fmt.Errorf("PARJARM_DEFAULT_SIGNING_ALG: %w", err)
+		}
+		encoder = enc
+		jarmMeta = jarm.Metadata(enc)
+	}
+
+	gw := proxy.New(proxy.Options{
+		Upstream:              cfg.UpstreamURL,
+		Issuer:                issuer,
+		PublicURL:             publicURL,
+		PAREnabled:            cfg.PAREnabled,
+		JARMEnabled:           cfg.JARMEnabled,
+		PARPath:               cfg.PARPath,
+		RequirePAR:            cfg.RequirePAR,
+		AuthorizationPath:     authzPath,
+		DiscoveryPath:         discoveryPath(cfg),
+		JWKSPath:              cfg.JWKSPath,
+		PreserveHost:          cfg.UpstreamPreserveHost,
+		TrustedProxies:        cfg.TrustedProxies,
+		DialTimeout:           cfg.UpstreamDialTimeout,
+		ResponseHeaderTimeout: cfg.UpstreamTimeout,
+		MaxFormBytes:          cfg.PARMaxBodyBytes,
+		Metadata:              jarmMeta,
+		Keys:                  keys.Public(),
+	}, disc, parSvc, encoder, reg, flow.NewTracker(st, cfg.TransactionTTL, nil), transport, m, log.Named("proxy"))
+
+	public := &http.Server{
+		Addr:              cfg.ListenAddr,
+		Handler:           gw,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          zap.NewStdLog(log.Named("http")),
+	}
+	admin := &http.Server{
+		Addr:              cfg.AdminAddr,
+		Handler:           adminHandler(st, disc, reg2, log),
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+	}
+	log.Info("parjarm ready",
+		zap.String("listen", cfg.ListenAddr), zap.String("admin", cfg.AdminAddr),
+		zap.String("issuer", issuer), zap.String("upstream", cfg.UpstreamURL.Redacted()),
+		zap.String("authorization_path", authzPath), zap.String("par_endpoint", parEndpoint),
+		zap.Bool("par", cfg.PAREnabled), zap.Bool("jarm", cfg.JARMEnabled), zap.Bool("require_par", cfg.RequirePAR),
+		zap.Int("clients", reg.Len()), zap.String("store", cfg.StoreKind()))
+	return serve(ctx, log, cfg.ShutdownTimeout, public, admin)
+}
+
+// discoveryPath is where the OpenID discovery document lives, on the
+// upstream and on the gateway: under the issuer's path (OpenID Connect
+// Discovery, section 4).
+func discoveryPath(cfg *config.Config) string {
+	p := ""
+	if cfg.Issuer != nil {
+		p = strings.TrimSuffix(cfg.Issuer.Path, "/")
+	}
+	return p + "/.well-known/openid-configuration"
+}
+
+// serve runs the servers until ctx ends or one fails, then shuts them down
+// gracefully within timeout.
+func serve(ctx context.Context, log *zap.Logger, timeout time.Duration, servers ...*http.Server) error {
+	errc := make(chan error, len(servers))
+	for _, s := range servers {
+		ln, err := net.Listen("tcp", s.Addr)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", s.Addr, err)
+		}
+		go func() {
+			if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("server on %s: %w", s.Addr, err)
+			}
+		}()
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", zap.Duration("timeout", timeout))
+	case err = <-errc:
+		log.Error("server failed; shutting down", zap.Error(err))
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for _, s := range servers {
+		if serr := s.Shutdown(sctx); serr != nil {
+			err = errors.Join(err, fmt.Errorf("shutdown %s: %w", s.Addr, serr))
+		}
+	}
+	log.Info("stopped")
+	return err
+}
+
+func newLogger(cfg *config.Config, out io.Writer) (*zap.Logger, error) {
+	level, err := zapcore.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return nil, fmt.Errorf("PARJARM_LOG_LEVEL: %w", err)
+	}
+	ec := zap.NewProductionEncoderConfig()
+	ec.EncodeTime = zapcore.ISO8601TimeEncoder
+	var enc zapcore.Encoder
+	if cfg.LogFormat == "console" {
+		ec.EncodeLevel = zapcore.CapitalLevelEncoder
+		enc = zapcore.NewConsoleEncoder(ec)
+	} else {
+		enc = zapcore.NewJSONEncoder(ec)
+	}
+	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(out), level)), nil
+}
+
+func loadClients(cfg *config.Config) (*client.Registry, error) {
+	if cfg.ClientsFile == "" {
+		return client.NewRegistry()
+	}
+	reg, err := client.Load(cfg.ClientsFile)
+	if err != nil {
+		return nil, fmt.Errorf("PARJARM_CLIENTS_FILE: %w", err)
+	}
+	return reg, nil
+}
+
+func loadKeys(cfg *config.Config, log *zap.Logger) (*jarm.KeySet, error) {
+	var keys *jarm.KeySet
+	var err error
+	if cfg.SigningKeysFile == "" {
+		keys, err = jarm.GenerateDevelopmentKeys()
+		if err != nil {
+			return nil, fmt.Errorf("generate development keys: %w", err)
+		}
+		log.Warn("NO SIGNING KEYS CONFIGURED: using ephemeral development keys that change at every start. " +
+			"JARM responses cannot be verified across restarts or replicas. Set PARJARM_SIGNING_KEYS_FILE in production.")
+	} else if keys, err = jarm.LoadKeys(cfg.SigningKeysFile); err != nil {
+		return nil, fmt.Errorf("PARJARM_SIGNING_KEYS_FILE: %w", err)
+	}
+	if cfg.SigningKeyID != "" {
+		if err := keys.SetActive(cfg.SigningKeyID); err != nil {
+			return nil, fmt.Errorf("PARJARM_SIGNING_KEY_ID: %w", err)
+		}
+	}
+	return keys, nil
+}
+
+func openStore(cfg *config.Config, log *zap.Logger) (store.Store, error) {
+	if cfg.StoreKind() == "memory" {
+		log.Warn("using the in-memory store: single instance only; pushed requests and flows are lost at restart and not shared between replicas. Set PARJARM_REDIS_URL for production.",
+			zap.Int("max_entries", cfg.MemoryStoreMaxEntries))
+		return store.NewMemory(store.MemoryOptions{MaxEntries: cfg.MemoryStoreMaxEntries}), nil
+	}
+	opts := store.RedisOptions{
+		SentinelMaster:   cfg.RedisSentinelMaster,
+		SentinelAddrs:    cfg.RedisSentinelAddrs,
+		SentinelPassword: cfg.RedisSentinelPassword,
+		ClusterAddrs:     cfg.RedisClusterAddrs,
+		Username:         cfg.RedisUsername,
+		Password:         cfg.RedisPassword,
+		TLS:              cfg.RedisTLS,
+		DialTimeout:      cfg.RedisDialTimeout,
+		ReadTimeout:      cfg.RedisTimeout,
+		WriteTimeout:     cfg.RedisTimeout,
+	}
+	if cfg.RedisURL != nil {
+		opts.URL = cfg.RedisURL.String()
+	}
+	st, err := store.NewRedis(opts)
+	if err != nil {
+		return nil, fmt.Errorf("PARJARM_REDIS_*: %w", err)
+	}
+	return st, nil
+}
+
+// adminHandler serves /healthz (alive), /readyz (store and upstream
+// reachable) and /metrics.
+func adminHandler(st store.Store, disc *proxy.Discovery, reg *prometheus.Registry, log *zap.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		var problems []string
+		if err := st.Ping(ctx); err != nil {
+			problems = append(problems, "store: "+err.Error())
+		}
+		if err := disc.Check(ctx); err != nil {
+			problems = append(problems, "upstream: "+err.Error())
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if len(problems) > 0 {
+			log.Warn("not ready", zap.Strings("problems", problems))
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, strings.Join(problems, "\n")+"\n")
+			return
+		}
+		_, _ = io.WriteString(w, "ready\n")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return mux
+}
