@@ -1,0 +1,548 @@
+package jarm
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/cryptosigner"
+)
+
+// signingAlgs are the asymmetric algorithms a KeySet signs with, in the
+// order Algorithms reports them. FAPI 1 accepts PS256 and ES256 for JARM,
+// FAPI 2 adds EdDSA; RS256 is the JARM default (JARM, section 3).
+var signingAlgs = []jose.SignatureAlgorithm{jose.RS256, jose.PS256, jose.ES256, jose.ES384, jose.EdDSA}
+
+// minRSABits is the smallest RSA modulus accepted, for signing and for a
+// client's encryption key (FAPI 1 Baseline, section 5.2.2: "a key of size
+// 2048 bits or larger for RSA algorithms"; FAPI 2 Security Profile,
+// "Cryptography and secrets").
+const minRSABits = 2048
+
+// maxKeysFileSize bounds what LoadKeys reads: a keys file is small, and a
+// misconfigured path (a device, a log file) must fail instead of filling
+// memory.
+const maxKeysFileSize = 1 << 20
+
+// KeySet holds the gateway's private signing keys. Several keys may be held
+// at once, for rotation: all are published by Public, and for each algorithm
+// one of them, the active one, signs.
+//
+// The zero KeySet is empty and ready to use. A KeySet is safe for concurrent
+// use.
+type KeySet struct {
+	mu     sync.RWMutex
+	keys   []*signingKey // in load order
+	byKID  map[string]*signingKey
+	active map[jose.SignatureAlgorithm]*signingKey
+}
+
+// signingKey is one private key and the algorithms it may sign with.
+type signingKey struct {
+	kid     string
+	algs    []jose.SignatureAlgorithm
+	public  jose.JSONWebKey
+	signers map[jose.SignatureAlgorithm]jose.Signer
+}
+
+// newSigningKey prepares a signer per algorithm for key, which is a private
+// jose.JSONWebKey or a jose.OpaqueSigner carrying kid, so that every
+// signature's header names kid.
+func newSigningKey(kid string, algs []jose.SignatureAlgorithm, pub crypto.PublicKey, key any) (*signingKey, error) {
+	sk := &signingKey{
+		kid:     kid,
+		algs:    algs,
+		public:  jose.JSONWebKey{Key: pub, KeyID: kid, Use: "sig"},
+		signers: make(map[jose.SignatureAlgorithm]jose.Signer, len(algs)),
+	}
+	// A JWK's alg names the one algorithm the key is used with (RFC 7517,
+	// section 4.4). A key that signs several (an RSA key from PEM: RS256 and
+	// PS256) is published without alg, so that strict verifiers accept it
+	// for each of them.
+	if len(algs) == 1 {
+		sk.public.Algorithm = string(algs[0])
+	}
+	for _, alg := range algs {
+		s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, nil)
+		if err != nil {
+			return nil, fmt.Errorf("%s signer: %w", alg, err)
+		}
+		sk.signers[alg] = s
+	}
+	return sk, nil
+}
+
+// add appends sk; the first key that can sign an algorithm is its active
+// key until SetActive picks another.
+func (k *KeySet) add(sk *signingKey) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if _, dup := k.byKID[sk.kid]; dup {
+		return fmt.Errorf("kid %q is used by two keys", sk.kid)
+	}
+	if k.byKID == nil {
+		k.byKID = make(map[string]*signingKey)
+		k.active = make(map[jose.SignatureAlgorithm]*signingKey)
+	}
+	k.keys = append(k.keys, sk)
+	k.byKID[sk.kid] = sk
+	for _, alg := range sk.algs {
+		if k.active[alg] == nil {
+			k.active[alg] = sk
+		}
+	}
+	return nil
+}
+
+// AddSigner adds a key held by a crypto.Signer (an HSM or a cloud KMS, for
+// instance) that signs with alg. An empty kid is replaced by the key's
+// RFC 7638 thumbprint.
+func (k *KeySet) AddSigner(kid, alg string, signer crypto.Signer) error {
+	if signer == nil {
+		return errors.New("jarm: AddSigner: nil signer")
+	}
+	pub := signer.Public()
+	a, err := fitAlg(pub, alg)
+	if err != nil {
+		return fmt.Errorf("jarm: AddSigner: %w", err)
+	}
+	if kid == "" {
+		if kid, err = thumbprint(pub); err != nil {
+			return fmt.Errorf("jarm: AddSigner: %w", err)
+		}
+	}
+	opaque := kidSigner{
+		OpaqueSigner: cryptosigner.Opaque(signer),
+		public:       &jose.JSONWebKey{Key: pub, KeyID: kid},
+	}
+	sk, err := newSigningKey(kid, []jose.SignatureAlgorithm{a}, pub, opaque)
+	if err != nil {
+		return fmt.Errorf("jarm: AddSigner: %w", err)
+	}
+	if err := k.add(sk); err != nil {
+		return fmt.Errorf("jarm: AddSigner: %w", err)
+	}
+	return nil
+}
+
+// kidSigner is a jose.OpaqueSigner whose public key carries a kid, so that
+// go-jose writes it into the JWS header.
+type kidSigner struct {
+	jose.OpaqueSigner
+	public *jose.JSONWebKey
+}
+
+// Public returns the public key with its kid.
+func (s kidSigner) Public() *jose.JSONWebKey { return s.public }
+
+// SetActive makes the key kid the one that signs every algorithm it can sign.
+// Other keys stay published. This is the rotation step: publish a new key
+// first, let clients refresh their caches, then make it active.
+func (k *KeySet) SetActive(kid string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	sk, ok := k.byKID[kid]
+	if !ok {
+		return fmt.Errorf("jarm: no signing key has kid %q", kid)
+	}
+	for _, alg := range sk.algs {
+		k.active[alg] = sk
+	}
+	return nil
+}
+
+// Public returns the public halves of all keys, each with its kid, use "sig",
+// and alg when the key signs with exactly one algorithm.
+func (k *KeySet) Public() jose.JSONWebKeySet {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(k.keys))}
+	for _, sk := range k.keys {
+		set.Keys = append(set.Keys, sk.public)
+	}
+	return set
+}
+
+// Algorithms returns the asymmetric algorithms the set can sign with, in a
+// fixed order: RS256, PS256, ES256, ES384, EdDSA.
+func (k *KeySet) Algorithms() []string {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	var algs []string
+	for _, alg := range signingAlgs {
+		if k.active[alg] != nil {
+			algs = append(algs, string(alg))
+		}
+	}
+	return algs
+}
+
+// KIDs returns the key IDs, in load order.
+func (k *KeySet) KIDs() []string {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	kids := make([]string, 0, len(k.keys))
+	for _, sk := range k.keys {
+		kids = append(kids, sk.kid)
+	}
+	return kids
+}
+
+// signer returns the active key's signer for alg.
+func (k *KeySet) signer(alg jose.SignatureAlgorithm) (jose.Signer, error) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	sk := k.active[alg]
+	if sk == nil {
+		return nil, fmt.Errorf("%w for %s", ErrNoKey, alg)
+	}
+	return sk.signers[alg], nil
+}
+
+// LoadKeys reads the gateway's signing keys from a file holding either a JWK
+// Set of private keys or PEM private keys; see ParseKeys.
+func LoadKeys(path string) (*KeySet, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("jarm: signing keys: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxKeysFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("jarm: signing keys: %w", err)
+	}
+	if len(data) > maxKeysFileSize {
+		return nil, fmt.Errorf("jarm: signing keys: %s is larger than %d bytes", path, maxKeysFileSize)
+	}
+	ks, err := ParseKeys(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w (file %s)", err, path)
+	}
+	return ks, nil
+}
+
+// ParseKeys parses the gateway's signing keys:
+//
+//   - a JWK Set ({"keys": [...]}, or a single JWK object) of private RSA
+//     (at least 2048 bits), EC (P-256, P-384) or Ed25519 keys. Every key needs
+//     "alg" (RS256, PS256, ES256, ES384 or EdDSA), which is the only algorithm
+//     it signs with; "use", if present, must be "sig"; a missing "kid" is
+//     replaced by the key's RFC 7638 thumbprint.
+//   - PEM: one or more PKCS #8 ("PRIVATE KEY"), PKCS #1 ("RSA PRIVATE KEY")
+//     or SEC 1 ("EC PRIVATE KEY") blocks. CERTIFICATE and EC PARAMETERS
+//     blocks are skipped. The kid is the RFC 7638 thumbprint; an RSA key
+//     signs RS256 and PS256, a P-256 key ES256, a P-384 key ES384, an Ed25519
+//     key EdDSA.
+//
+// A private key whose public members do not match it is refused. Errors name
+// the offending key by its index (JWK) or block number (PEM) and never
+// contain key material.
+func ParseKeys(data []byte) (*KeySet, error) {
+	trimmed := bytes.TrimSpace(data)
+	switch {
+	case len(trimmed) == 0:
+		return nil, errors.New("jarm: signing keys: the file is empty")
+	case trimmed[0] == '{':
+		return parseJWKS(trimmed)
+	case bytes.Contains(trimmed, []byte("-----BEGIN ")):
+		return parsePEM(trimmed)
+	}
+	return nil, errors.New("jarm: signing keys: neither a JWK Set (JSON) nor PEM")
+}
+
+// parseJWKS parses a JWK Set (RFC 7517, section 5) or a single JWK.
+func parseJWKS(data []byte) (*KeySet, error) {
+	var doc struct {
+		Keys []json.RawMessage `json:"keys"`
+		Kty  string            `json:"kty"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("jarm: signing keys: not a JWK Set: %w", err)
+	}
+	raws := doc.Keys
+	if raws == nil {
+		if doc.Kty == "" {
+			return nil, errors.New(`jarm: signing keys: a JWK Set needs a "keys" array`)
+		}
+		raws = []json.RawMessage{data}
+	}
+	if len(raws) == 0 {
+		return nil, errors.New(`jarm: signing keys: the JWK Set's "keys" array is empty`)
+	}
+	ks := &KeySet{}
+	for i, raw := range raws {
+		sk, err := parseJWK(raw)
+		if err != nil {
+			return nil, fmt.Errorf("jarm: signing keys: key %d: %w", i, err)
+		}
+		if err := ks.add(sk); err != nil {
+			return nil, fmt.Errorf("jarm: signing keys: key %d: %w", i, err)
+		}
+	}
+	return ks, nil
+}
+
+// parseJWK parses one private JWK and checks it against its alg.
+func parseJWK(raw []byte) (*signingKey, error) {
+	var jwk jose.JSONWebKey
+	if err := jwk.UnmarshalJSON(raw); err != nil {
+		return nil, err
+	}
+	name := ""
+	if jwk.KeyID != "" {
+		name = fmt.Sprintf("(kid %q) ", jwk.KeyID)
+	}
+	if jwk.Algorithm == "" {
+		return nil, fmt.Errorf(`%s"alg" is required (one of %s)`, name, strings.Join(algNames(signingAlgs), ", "))
+	}
+	if jwk.Use != "" && jwk.Use != "sig" {
+		return nil, fmt.Errorf(`%s"use" is %q: a signing key has "sig" or none`, name, jwk.Use)
+	}
+	pub, err := publicOfPrivate(jwk.Key)
+	if err != nil {
+		if jwk.IsPublic() {
+			return nil, fmt.Errorf("%sis a public key: signing needs the private key", name)
+		}
+		return nil, fmt.Errorf("%s%w", name, err)
+	}
+	alg, err := fitAlg(pub, jwk.Algorithm)
+	if err != nil {
+		return nil, fmt.Errorf("%s%w", name, err)
+	}
+	kid := jwk.KeyID
+	if kid == "" {
+		if kid, err = thumbprint(pub); err != nil {
+			return nil, err
+		}
+	}
+	return newSigningKey(kid, []jose.SignatureAlgorithm{alg}, pub, jose.JSONWebKey{Key: jwk.Key, KeyID: kid})
+}
+
+// parsePEM parses PEM private keys.
+func parsePEM(data []byte) (*KeySet, error) {
+	ks := &KeySet{}
+	rest := data
+	for n := 1; ; n++ {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		sk, err := parsePEMBlock(block)
+		if err != nil {
+			return nil, fmt.Errorf("jarm: signing keys: PEM block %d (%s): %w", n, block.Type, err)
+		}
+		if sk == nil {
+			continue
+		}
+		if err := ks.add(sk); err != nil {
+			return nil, fmt.Errorf("jarm: signing keys: PEM block %d (%s): %w", n, block.Type, err)
+		}
+	}
+	if len(ks.keys) == 0 {
+		return nil, errors.New("jarm: signing keys: no PEM private key block found")
+	}
+	return ks, nil
+}
+
+// parsePEMBlock parses one PEM block; it returns nil for blocks that are
+// skipped.
+func parsePEMBlock(block *pem.Block) (*signingKey, error) {
+	if _, ok := block.Headers["Proc-Type"]; ok {
+		return nil, errors.New("encrypted PEM keys are not supported: store the key unencrypted with restrictive file permissions")
+	}
+	var (
+		priv any
+		err  error
+	)
+	switch block.Type {
+	case "PRIVATE KEY":
+		priv, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+	case "RSA PRIVATE KEY":
+		priv, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+	case "EC PRIVATE KEY":
+		priv, err = x509.ParseECPrivateKey(block.Bytes)
+	case "CERTIFICATE", "EC PARAMETERS":
+		return nil, nil
+	case "ENCRYPTED PRIVATE KEY":
+		return nil, errors.New("encrypted PEM keys are not supported: store the key unencrypted with restrictive file permissions")
+	default:
+		return nil, errors.New("not a private key block (want PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY)")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("malformed key: %w", err)
+	}
+	pub, err := publicOfPrivate(priv)
+	if err != nil {
+		return nil, err
+	}
+	algs, err := keyAlgs(pub)
+	if err != nil {
+		return nil, err
+	}
+	kid, err := thumbprint(pub)
+	if err != nil {
+		return nil, err
+	}
+	return newSigningKey(kid, algs, pub, jose.JSONWebKey{Key: priv, KeyID: kid})
+}
+
+// publicOfPrivate returns the public key of a supported private signing key,
+// after checking that it is the private key's own: a JWK's public members
+// ("x", "y", "n") are published while its private ones sign, so a mismatch
+// would publish a key that verifies nothing.
+func publicOfPrivate(priv any) (crypto.PublicKey, error) {
+	switch p := priv.(type) {
+	case *rsa.PrivateKey:
+		if err := p.Validate(); err != nil {
+			return nil, errors.New("inconsistent RSA private key")
+		}
+		return &p.PublicKey, nil
+	case *ecdsa.PrivateKey:
+		if p.Curve == nil || p.D == nil || p.X == nil || p.Y == nil {
+			return nil, errors.New("malformed EC private key")
+		}
+		derived, err := p.ECDH() // computes the public point from d
+		if err != nil {
+			return nil, errors.New("malformed EC private key")
+		}
+		stated, err := p.PublicKey.ECDH()
+		if err != nil || !derived.PublicKey().Equal(stated) {
+			return nil, errors.New(`EC private key "d" does not match its public "x" and "y"`)
+		}
+		return &p.PublicKey, nil
+	case ed25519.PrivateKey:
+		if len(p) != ed25519.PrivateKeySize {
+			return nil, errors.New("malformed Ed25519 private key")
+		}
+		if !ed25519.NewKeyFromSeed(p.Seed()).Equal(p) {
+			return nil, errors.New(`Ed25519 private key "d" does not match its public "x"`)
+		}
+		return p.Public(), nil
+	case []byte:
+		return nil, errors.New("symmetric (oct) keys are not supported: clients verify with the published public keys")
+	}
+	return nil, fmt.Errorf("unsupported private key type %T (want RSA, EC or Ed25519)", priv)
+}
+
+// keyAlgs returns the algorithms pub's private key may sign with.
+func keyAlgs(pub crypto.PublicKey) ([]jose.SignatureAlgorithm, error) {
+	switch p := pub.(type) {
+	case *rsa.PublicKey:
+		if p.N == nil || p.N.BitLen() < minRSABits {
+			return nil, fmt.Errorf("RSA key too small: at least %d bits are required", minRSABits)
+		}
+		return []jose.SignatureAlgorithm{jose.RS256, jose.PS256}, nil
+	case *ecdsa.PublicKey:
+		switch p.Curve {
+		case elliptic.P256():
+			return []jose.SignatureAlgorithm{jose.ES256}, nil
+		case elliptic.P384():
+			return []jose.SignatureAlgorithm{jose.ES384}, nil
+		}
+		name := "unknown"
+		if p.Curve != nil {
+			name = p.Curve.Params().Name
+		}
+		return nil, fmt.Errorf("EC curve %s is not supported (want P-256 or P-384)", name)
+	case ed25519.PublicKey:
+		if len(p) != ed25519.PublicKeySize {
+			return nil, errors.New("malformed Ed25519 public key")
+		}
+		return []jose.SignatureAlgorithm{jose.EdDSA}, nil
+	}
+	return nil, fmt.Errorf("unsupported key type %T (want RSA, EC or Ed25519)", pub)
+}
+
+// fitAlg checks that pub's private key may sign with alg.
+func fitAlg(pub crypto.PublicKey, alg string) (jose.SignatureAlgorithm, error) {
+	algs, err := keyAlgs(pub)
+	if err != nil {
+		return "", err
+	}
+	a := jose.SignatureAlgorithm(alg)
+	if !slices.Contains(algs, a) {
+		if !slices.Contains(signingAlgs, a) {
+			return "", fmt.Errorf("alg %q is not supported (want one of %s)", alg, strings.Join(algNames(signingAlgs), ", "))
+		}
+		return "", fmt.Errorf("alg %s does not fit this key (it can sign %s)", alg, strings.Join(algNames(algs), ", "))
+	}
+	return a, nil
+}
+
+// thumbprint returns the RFC 7638 SHA-256 thumbprint of pub, base64url.
+func thumbprint(pub crypto.PublicKey) (string, error) {
+	jwk := jose.JSONWebKey{Key: pub}
+	t, err := jwk.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return "", fmt.Errorf("key thumbprint: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(t), nil
+}
+
+func algNames(algs []jose.SignatureAlgorithm) []string {
+	names := make([]string, len(algs))
+	for i, a := range algs {
+		names[i] = string(a)
+	}
+	return names
+}
+
+// GenerateDevelopmentKeys returns ephemeral keys, one per supported
+// algorithm: RSA 2048 for RS256, another RSA 2048 for PS256, P-256 for ES256,
+// P-384 for ES384, Ed25519 for EdDSA. Each key signs one algorithm, so that
+// its published JWK names it; kids are "dev-" + the RFC 7638 thumbprint.
+// The keys vanish with the process: responses signed by one gateway replica
+// do not verify against another's keys. For development only; the caller
+// says so loudly.
+func GenerateDevelopmentKeys() (*KeySet, error) {
+	ks := &KeySet{}
+	for _, alg := range signingAlgs {
+		var (
+			priv crypto.Signer
+			err  error
+		)
+		switch alg {
+		case jose.RS256, jose.PS256:
+			priv, err = rsa.GenerateKey(rand.Reader, minRSABits)
+		case jose.ES256:
+			priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		case jose.ES384:
+			priv, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+		case jose.EdDSA:
+			_, priv, err = ed25519.GenerateKey(rand.Reader)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("jarm: generate %s key: %w", alg, err)
+		}
+		t, err := thumbprint(priv.Public())
+		if err != nil {
+			return nil, fmt.Errorf("jarm: generate %s key: %w", alg, err)
+		}
+		kid := "dev-" + t
+		sk, err := newSigningKey(kid, []jose.SignatureAlgorithm{alg}, priv.Public(), jose.JSONWebKey{Key: priv, KeyID: kid})
+		if err != nil {
+			return nil, fmt.Errorf("jarm: generate %s key: %w", alg, err)
+		}
+		if err := ks.add(sk); err != nil {
+			return nil, fmt.Errorf("jarm: generate %s key: %w", alg, err)
+		}
+	}
+	return ks, nil
+}
