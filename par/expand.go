@@ -1,0 +1,117 @@
+package par
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/parjarm/parjarm/client"
+	"github.com/parjarm/parjarm/oauth"
+	"github.com/parjarm/parjarm/store"
+)
+
+// Expansion is a pushed request being used at the authorization endpoint.
+type Expansion struct {
+	// Client is the client that pushed the request, as currently registered.
+	Client *client.Client
+	// Params are the full authorization parameters as pushed (after JAR, if
+	// any), never including request_uri or request.
+	Params url.Values
+	// Key is the store key of the request_uri, for Consume.
+	Key string
+	// ExpiresAt is when the request_uri stops being accepted for expansion.
+	ExpiresAt time.Time
+}
+
+// errUnknownRequestURI is the one answer for an unknown, used or foreign
+// request_uri: which of them it is is not told (RFC 9126, section 4).
+var errUnknownRequestURI = oauth.ErrInvalidRequestURI.WithDescription("request_uri is unknown, expired or already used")
+
+// Expand looks up requestURI for clientID at the authorization endpoint
+// (RFC 9126, section 4). It does not consume it, so that a reload of the
+// authorization page before the flow completes still works; Consume does
+// that when the flow completes. The stored request is re-checked against the
+// client's current policy (RFC 9126, section 7.4).
+//
+// Unknown, expired or another client's request_uri: invalid_request_uri.
+// Store unavailable: temporarily_unavailable. Missing client_id:
+// invalid_request.
+func (s *Service) Expand(ctx context.Context, clientID, requestURI string) (*Expansion, error) {
+	e, err := s.expand(ctx, clientID, requestURI)
+	outcome := "expanded"
+	if err != nil {
+		oe := oauth.From(err)
+		outcome = oe.Code
+		if oe.Status >= 500 {
+			s.log.Warn("request_uri expansion failed", zap.String("client_id", truncate(clientID)), zap.String("outcome", outcome), zap.NamedError("cause", errors.Unwrap(oe)))
+		} else {
+			s.log.Info("request_uri expansion refused", zap.String("client_id", truncate(clientID)), zap.String("outcome", outcome), zap.String("description", oe.Description))
+		}
+	} else {
+		s.log.Debug("request_uri expanded", zap.String("client_id", clientID), zap.String("outcome", outcome))
+	}
+	if s.m != nil {
+		s.m.Expansions.WithLabelValues(outcome).Inc()
+	}
+	return e, err
+}
+
+func (s *Service) expand(ctx context.Context, clientID, requestURI string) (*Expansion, error) {
+	if clientID == "" {
+		// RFC 9126, section 4: client_id accompanies request_uri.
+		return nil, oauth.ErrInvalidRequest.WithDescription("client_id is required")
+	}
+	if !IsRequestURI(requestURI) {
+		return nil, errUnknownRequestURI
+	}
+	key := store.Key(store.NSRequestURI, requestURI)
+	raw, err := s.store.Get(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errUnknownRequestURI
+	}
+	if err != nil {
+		return nil, storeError(err)
+	}
+	var rec PushedRequest
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		return nil, errUnknownRequestURI.WithCause(err)
+	}
+	// RFC 9126, section 2.2: the request_uri is bound to the pushing client.
+	if rec.ClientID != clientID {
+		return nil, errUnknownRequestURI
+	}
+	if !s.Now().Before(rec.ExpiresAt) {
+		return nil, oauth.ErrInvalidRequestURI.WithDescription("request_uri has expired")
+	}
+	c, ok := s.reg.Lookup(clientID)
+	if !ok {
+		return nil, oauth.ErrInvalidRequestURI.WithDescription("the client is no longer registered")
+	}
+	// RFC 9126, section 7.4: the client's policy may have changed since the push.
+	if !rec.Signed && (s.opts.RequireSignedRequestObject || c.RequireSignedRequestObject) {
+		return nil, oauth.ErrInvalidRequest.WithDescription("a signed request object is required")
+	}
+	if err := s.Validate(rec.Params, c); err != nil {
+		return nil, err
+	}
+	return &Expansion{Client: c, Params: rec.Params, Key: key, ExpiresAt: rec.ExpiresAt}, nil
+}
+
+// Consume atomically takes the request_uri stored under key (an
+// Expansion's Key) when its flow completes (RFC 9126, section 4 and 7.3):
+// of two flows on one request_uri only one consumes it; a second Consume is
+// invalid_request_uri.
+func (s *Service) Consume(ctx context.Context, key string) error {
+	_, err := s.store.Take(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return errUnknownRequestURI
+	}
+	if err != nil {
+		return storeError(err)
+	}
+	return nil
+}

@@ -1,0 +1,367 @@
+package par
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/parjarm/parjarm/client"
+	"github.com/parjarm/parjarm/oauth"
+)
+
+// requestObject is a verified request object (RFC 9101): its claims as
+// authorization parameters, and what the replay check needs.
+type requestObject struct {
+	params url.Values
+	jti    string
+	exp    time.Time
+}
+
+// claimRules are the checks a request object's claims must pass.
+type claimRules struct {
+	issuer    string // the aud that must be present
+	clientID  string // the authenticated client
+	now       time.Time
+	maxAge    time.Duration
+	skew      time.Duration
+	maxParams int
+}
+
+// jwtClaims are the JWT claims of a request object that are not
+// authorization parameters (RFC 9101, section 4; RFC 7519, section 4.1).
+var jwtClaims = []string{"iss", "aud", "exp", "nbf", "iat", "jti"}
+
+// verifyRequestObject verifies the `request` parameter of a push (RFC 9126,
+// section 3; RFC 9101) and returns its claims as authorization parameters.
+// Every failure is invalid_request_object.
+func (s *Service) verifyRequestObject(ctx context.Context, raw string, c *client.Client) (*requestObject, error) {
+	algs := requestObjectAlgorithms(s.algs, c.RequestObjectSigningAlg)
+	tok, err := parseRequestObject(raw, algs)
+	if err != nil {
+		return nil, err
+	}
+	payload, err := s.verifyWithClientKeys(ctx, tok, c)
+	if err != nil {
+		return nil, err
+	}
+	claims, err := decodeClaims(payload)
+	if err != nil {
+		return nil, err
+	}
+	return checkClaims(claims, claimRules{
+		issuer:    s.opts.Issuer,
+		clientID:  c.ID,
+		now:       s.Now(),
+		maxAge:    s.opts.RequestObjectMaxAge,
+		skew:      s.opts.ClockSkew,
+		maxParams: s.opts.MaxParams,
+	})
+}
+
+// invalidator is implemented by a KeySource that caches jwks_uri
+// documents (*client.KeyFetcher) and can be asked to refetch one.
+type invalidator interface {
+	Invalidate(uri string)
+}
+
+// verifyWithClientKeys verifies tok with c's keys. When its kid names none
+// of the keys of a jwks_uri, the cached set is invalidated and the check
+// retried once: the client may have rotated its keys.
+func (s *Service) verifyWithClientKeys(ctx context.Context, tok *jose.JSONWebSignature, c *client.Client) ([]byte, error) {
+	for attempt := 0; ; attempt++ {
+		set, err := s.keys.KeySet(ctx, c)
+		if err != nil || set == nil {
+			return nil, oauth.ErrInvalidRequestObject.WithDescription("the client's keys are not available").WithCause(err)
+		}
+		payload, found, err := verifySignature(tok, set)
+		if err == nil || found || attempt > 0 || c.JWKSURI == "" {
+			return payload, err
+		}
+		inv, ok := s.keys.(invalidator)
+		if !ok {
+			return nil, err
+		}
+		inv.Invalidate(c.JWKSURI)
+	}
+}
+
+// requestObjectAlgorithms is the gateway's allow-list, narrowed to the
+// client's request_object_signing_alg when it registered one (RFC 9101,
+// section 10.2; OpenID Connect Dynamic Client Registration, section 2).
+func requestObjectAlgorithms(allowed []jose.SignatureAlgorithm, clientAlg string) []jose.SignatureAlgorithm {
+	if clientAlg == "" {
+		return allowed
+	}
+	if slices.Contains(allowed, jose.SignatureAlgorithm(clientAlg)) {
+		return []jose.SignatureAlgorithm{jose.SignatureAlgorithm(clientAlg)}
+	}
+	return nil
+}
+
+// parseRequestObject parses a signed request object in compact
+// serialisation with an algorithm from algs, and checks its typ. Unsigned
+// (alg "none") and encrypted request objects are refused. It is what
+// jwt.ParseSigned does, keeping the JWS so that verification returns the
+// payload's bytes.
+func parseRequestObject(raw string, algs []jose.SignatureAlgorithm) (*jose.JSONWebSignature, error) {
+	if len(algs) == 0 {
+		return nil, oauth.ErrInvalidRequestObject.WithDescription("no request object signing algorithm is acceptable for the client")
+	}
+	if strings.Count(raw, ".") == 4 {
+		return nil, oauth.ErrInvalidRequestObject.WithDescription("encrypted request objects are not supported")
+	}
+	tok, err := jose.ParseSignedCompact(raw, algs)
+	if err != nil {
+		return nil, oauth.ErrInvalidRequestObject.WithDescription("request object is not a JWT signed with an accepted algorithm").WithCause(err)
+	}
+	if len(tok.Signatures) != 1 {
+		return nil, oauth.ErrInvalidRequestObject.WithDescription("request object must have one signature")
+	}
+	if typ, ok := tok.Signatures[0].Header.ExtraHeaders[jose.HeaderType]; ok && !requestObjectType(typ) {
+		return nil, oauth.ErrInvalidRequestObject.WithDescription("request object typ must be oauth-authz-req+jwt or JWT")
+	}
+	return tok, nil
+}
+
+// requestObjectType accepts the typ values of RFC 9101, section 10.8
+// (oauth-authz-req+jwt) and plain JWT, with or without the "application/"
+// prefix and in any case (RFC 7515, section 4.1.9).
+func requestObjectType(typ any) bool {
+	s, ok := typ.(string)
+	if !ok {
+		return false
+	}
+	s = strings.ToLower(s)
+	s = strings.TrimPrefix(s, "application/")
+	return s == "oauth-authz-req+jwt" || s == "jwt"
+}
+
+// verifySignature verifies tok with the client's public signing keys: the
+// key named by kid, or, without kid, any key that fits the algorithm.
+// Symmetric keys and keys for encryption are never used; neither is a key
+// carried in the JWS header. found reports whether a key fitting the header
+// was there at all.
+func verifySignature(tok *jose.JSONWebSignature, set *jose.JSONWebKeySet) (payload []byte, found bool, err error) {
+	h := tok.Signatures[0].Header
+	candidates := set.Keys
+	if h.KeyID != "" {
+		candidates = set.Key(h.KeyID)
+	}
+	for _, k := range candidates {
+		if (k.Use != "" && k.Use != "sig") || (k.Algorithm != "" && k.Algorithm != h.Algorithm) {
+			continue
+		}
+		pub := k.Public()
+		if !pub.Valid() {
+			continue
+		}
+		found = true
+		if payload, err := tok.Verify(pub); err == nil {
+			return payload, true, nil
+		}
+	}
+	if !found {
+		if h.KeyID != "" {
+			return nil, false, oauth.ErrInvalidRequestObject.WithDescription("request object kid matches none of the client's signing keys")
+		}
+		return nil, false, oauth.ErrInvalidRequestObject.WithDescription("the client has no key for request object algorithm %s", h.Algorithm)
+	}
+	return nil, true, oauth.ErrInvalidRequestObject.WithDescription("request object signature is invalid")
+}
+
+// decodeClaims decodes a JSON object, keeping numbers as written.
+func decodeClaims(payload []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	var claims map[string]any
+	if err := dec.Decode(&claims); err != nil || claims == nil {
+		return nil, oauth.ErrInvalidRequestObject.WithDescription("request object claims must be a JSON object").WithCause(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, oauth.ErrInvalidRequestObject.WithDescription("request object claims must be a JSON object")
+	}
+	return claims, nil
+}
+
+// checkClaims applies RFC 9101 and RFC 9126, section 3 to a request
+// object's claims and returns its authorization parameters.
+func checkClaims(claims map[string]any, r claimRules) (*requestObject, error) {
+	invalid := oauth.ErrInvalidRequestObject.WithDescription
+	// RFC 9126, section 3; RFC 9101, section 6.3: no request within a request.
+	if _, ok := claims[paramRequestURI]; ok {
+		return nil, invalid("request_uri is not allowed in a request object")
+	}
+	if _, ok := claims[paramRequest]; ok {
+		return nil, invalid("request is not allowed in a request object")
+	}
+	// RFC 9101, section 10.2 (FAPI 1 Advanced, 5.2.2-9): iss is the client.
+	if iss, _ := claims["iss"].(string); iss != r.clientID {
+		return nil, invalid("request object iss must be the client_id")
+	}
+	// RFC 9101, section 10.2: aud is the authorization server's issuer. The
+	// PAR endpoint URL is not accepted (conformance suite).
+	if r.issuer == "" || !audienceContains(claims["aud"], r.issuer) {
+		return nil, invalid("request object aud must be the issuer")
+	}
+	// RFC 9126, section 3: client_id is required and names the
+	// authenticated client.
+	if id, _ := claims[paramClientID].(string); id != r.clientID {
+		return nil, invalid("request object client_id must be the authenticated client")
+	}
+	exp, ok := numericDate(claims["exp"])
+	if !ok {
+		return nil, invalid("request object exp is missing or malformed")
+	}
+	if r.now.After(exp.Add(r.skew)) {
+		return nil, invalid("request object has expired")
+	}
+	start := r.now
+	if v, present := claims["nbf"]; present {
+		nbf, ok := numericDate(v)
+		if !ok {
+			return nil, invalid("request object nbf is malformed")
+		}
+		if nbf.After(r.now.Add(r.skew)) {
+			return nil, invalid("request object is not valid yet (nbf)")
+		}
+		// FAPI 1 Advanced, 5.2.2-17: nbf no longer than 60 minutes in the past.
+		if nbf.Before(r.now.Add(-r.maxAge)) {
+			return nil, invalid("request object is too old (nbf)")
+		}
+		start = nbf
+	}
+	// FAPI 1 Advanced, 5.2.2-13: exp no more than 60 minutes after nbf.
+	if exp.Sub(start) > r.maxAge {
+		return nil, invalid("request object lifetime is too long (exp)")
+	}
+	if v, present := claims["iat"]; present {
+		iat, ok := numericDate(v)
+		if !ok || iat.After(r.now.Add(r.skew)) {
+			return nil, invalid("request object iat is malformed or in the future")
+		}
+	}
+	ro := &requestObject{exp: exp}
+	if v, present := claims["jti"]; present {
+		jti, ok := v.(string)
+		if !ok || jti == "" {
+			return nil, invalid("request object jti must be a non-empty string")
+		}
+		ro.jti = jti
+	}
+	params, err := claimsToParams(claims, r.maxParams)
+	if err != nil {
+		return nil, err
+	}
+	ro.params = params
+	return ro, nil
+}
+
+// claimsToParams turns a request object's claims into authorization
+// parameters (RFC 9101, section 4): JWT claims are dropped, strings kept as
+// they are, numbers written without exponent, booleans as true/false, and
+// objects and arrays (the OpenID Connect `claims` parameter) as compact
+// JSON. Null and empty strings count as omitted (RFC 6749, section 3.1).
+func claimsToParams(claims map[string]any, maxParams int) (url.Values, error) {
+	params := make(url.Values, len(claims))
+	for name, v := range claims {
+		if slices.Contains(jwtClaims, name) {
+			continue
+		}
+		if name == "" {
+			return nil, oauth.ErrInvalidRequestObject.WithDescription("request object has a claim without a name")
+		}
+		value, err := claimString(v)
+		if err != nil {
+			return nil, oauth.ErrInvalidRequestObject.WithDescription("request object claim %q cannot be used as a parameter", truncate(name)).WithCause(err)
+		}
+		if value == "" {
+			continue
+		}
+		if len(params) == maxParams {
+			return nil, oauth.ErrInvalidRequestObject.WithDescription("too many parameters in the request object (at most %d)", maxParams)
+		}
+		params.Set(name, value)
+	}
+	return params, nil
+}
+
+// claimString renders one claim value as a parameter value.
+func claimString(v any) (string, error) {
+	switch v := v.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return v, nil
+	case bool:
+		return strconv.FormatBool(v), nil
+	case json.Number:
+		return formatNumber(v)
+	default:
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
+			return "", err
+		}
+		return strings.TrimSuffix(buf.String(), "\n"), nil
+	}
+}
+
+// formatNumber writes a JSON number without exponent: integers exactly as
+// written, other numbers in the shortest decimal form.
+func formatNumber(n json.Number) (string, error) {
+	s := n.String()
+	if !strings.ContainsAny(s, ".eE") {
+		return s, nil
+	}
+	f, err := n.Float64()
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return "", fmt.Errorf("number %q out of range", truncate(s))
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64), nil
+}
+
+// maxNumericDate bounds NumericDate values (seconds since the epoch) to
+// years representable without overflow; anything beyond is malformed.
+const maxNumericDate = 1 << 40
+
+// numericDate reads a NumericDate (RFC 7519, section 2).
+func numericDate(v any) (time.Time, bool) {
+	n, ok := v.(json.Number)
+	if !ok {
+		return time.Time{}, false
+	}
+	f, err := n.Float64()
+	if err != nil || math.IsNaN(f) || f > maxNumericDate || f < -maxNumericDate {
+		return time.Time{}, false
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)), true
+}
+
+// audienceContains reports whether aud (a string or an array of strings,
+// RFC 7519 section 4.1.3) contains want exactly.
+func audienceContains(aud any, want string) bool {
+	switch aud := aud.(type) {
+	case string:
+		return aud == want
+	case []any:
+		for _, a := range aud {
+			if s, ok := a.(string); ok && s == want {
+				return true
+			}
+		}
+	}
+	return false
+}
