@@ -20,9 +20,19 @@ import { parseArgs } from 'node:util';
 import { UserAgent } from './agent.mjs';
 import { authorizationUrl, clientAuth, decodeJwt, discover, jarmParams, newRequest, oauth, OPTS, redeem, rpClient, validateJarm } from './lib/client.mjs';
 import { CLIENTS, USER } from './lib/fixtures.mjs';
-import { startWorld } from './lib/world.mjs';
 
 const { values: flags } = parseArgs({ options: { once: { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false } } });
+
+// oidc-provider warns about its in-memory adapter and about Node 20; true,
+// and beside the point of a demo. --verbose shows them.
+if (!flags.verbose) {
+  const warn = console.warn;
+  console.warn = (...args) => {
+    if (typeof args[0] === 'string' && args[0].includes('oidc-provider WARNING')) return;
+    warn(...args);
+  };
+}
+const { startWorld } = await import('./lib/world.mjs');
 
 const tty = process.stdout.isTTY;
 const bold = (s) => (tty ? `\x1b[1m${s}\x1b[0m` : s);
@@ -64,7 +74,9 @@ async function main() {
     log: (line) => {
       if (line.startsWith('[gateway]')) {
         gatewayLines.push(line);
-        if (flags.verbose || !flowStarted) console.log(dim(line));
+        // Before the flow: the gateway's warnings (memory store, development
+        // key) and its ready line; everything with --verbose.
+        if (flags.verbose || (!flowStarted && /\tWARN\t|\tERROR\t|parjarm ready/.test(line))) console.log(dim(line));
       } else if (flags.verbose) {
         console.log(dim(line));
       }
@@ -168,7 +180,7 @@ ${bold('Still running. Try it yourself (Ctrl-C to stop):')}
 
    # 1. push (the answer holds a request_uri, valid 60 s)
    curl -s -u '${basic.id}:${basic.secret}' ${as.pushed_authorization_request_endpoint} \\
-     -d response_type=code -d scope=openid -d response_mode=form_post.jwt -d state=demo \\
+     -d client_id=${basic.id} -d response_type=code -d scope=openid -d response_mode=form_post.jwt -d state=demo \\
      --data-urlencode redirect_uri=${basic.redirectUri}
 
    # 2. open in a browser, sign in as ${USER.username} / ${USER.password}; the callback page shows the JARM response
