@@ -6,6 +6,7 @@
 //
 //	parjarm          run the gateway, configured from PARJARM_* variables
 //	parjarm check    validate the configuration, clients and keys, then exit
+//	parjarm health   probe the admin listener's /healthz (container health check)
 //	parjarm version  print the version
 package main
 

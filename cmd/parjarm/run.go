@@ -40,8 +40,10 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "parjarm", version)
 		return nil
+	case "health":
+		return health(ctx, environ)
 	default:
-		return fmt.Errorf("unknown command %q (commands: serve, check, version)", cmd)
+		return fmt.Errorf("unknown command %q (commands: serve, check, health, version)", cmd)
 	}
 
 	cfg, err := config.Load(environ)
@@ -80,8 +82,8 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	disc := proxy.NewDiscovery(cfg.UpstreamURL, discoveryPath(cfg), upstreamClient, cfg.DiscoveryCacheTTL)
 	startCtx, cancel := context.WithTimeout(ctx, cfg.StartupTimeout)
+	defer cancel()
 	meta, err := disc.WaitMetadata(startCtx, time.Second)
-	cancel()
 	if err != nil {
 		return fmt.Errorf("PARJARM_UPSTREAM_URL: cannot read the upstream's discovery document within PARJARM_STARTUP_TIMEOUT (%s): %w", cfg.StartupTimeout, err)
 	}
@@ -358,4 +360,35 @@ func adminHandler(st store.Store, disc *proxy.Discovery, reg *prometheus.Registr
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return mux
+}
+
+// health probes the admin listener's /healthz: the container health check,
+// for images without a shell.
+func health(ctx context.Context, environ map[string]string) error {
+	addr := environ["PARJARM_ADMIN_ADDR"]
+	if addr == "" {
+		addr = ":9090"
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("PARJARM_ADMIN_ADDR: %w", err)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, port)+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("health: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("health: %s", resp.Status)
+	}
+	return nil
 }

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The whole parjarm test suite: formatting, vet, unit and integration tests
+# (with the race detector, against a real redis-server each test starts
+# itself), bounded fuzzing of every parser of untrusted input, the static
+# build the Dockerfile makes, the compose file check, and the end-to-end suite
+# (real oidc-provider upstream, real oauth4webapi client, headless Chromium).
+#
+# Usage: scripts/test.sh
+# Environment: FUZZTIME (per fuzz target, default 8s), SKIP_E2E=1 to skip the
+# end-to-end suite, SKIP_FUZZ=1 to skip fuzzing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+die() { echo "test: $*" >&2; exit 1; }
+step() { echo; echo "== $*"; }
+
+apt_install() { # command package
+  command -v "$1" >/dev/null 2>&1 && return 0
+  command -v apt-get >/dev/null 2>&1 || die "$1 is missing: install the Debian package $2 (apt-get install -y $2)"
+  [ "$(id -u)" = 0 ] || die "$1 is missing: run 'sudo apt-get install -y $2'"
+  echo "test: installing $2 with apt-get" >&2
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+  command -v "$1" >/dev/null 2>&1 || die "$1 is still missing after installing $2"
+}
+
+command -v go >/dev/null 2>&1 || die "go is not installed (Go $(sed -n 's/^go //p' go.mod) is required)"
+# Store and gateway tests start their own redis-server on a free port.
+apt_install redis-server redis-server
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './e2e/*'))
+[ -z "$unformatted" ] || die "not gofmt-clean: $unformatted"
+
+step "go vet"
+go vet ./...
+
+step "go test -race"
+go test -race -count=1 ./...
+
+if [ "${SKIP_FUZZ:-}" != 1 ]; then
+  step "fuzz (${FUZZTIME:-8s} per target)"
+  # Every Fuzz function in the module, each for a bounded time.
+  grep -rl --include='*_test.go' '^func Fuzz' . | grep -v node_modules | sort | while read -r file; do
+    pkg="./$(dirname "${file#./}")"
+    for fn in $(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$file"); do
+      echo "-- $pkg $fn"
+      go test -run '^$' -fuzz "^${fn}\$" -fuzztime "${FUZZTIME:-8s}" -fuzzminimizetime 5s "$pkg" >/tmp/parjarm-fuzz.log 2>&1 \
+        || { cat /tmp/parjarm-fuzz.log; die "fuzz target $fn in $pkg failed"; }
+    done
+  done
+fi
+
+step "static build (as in the Dockerfile)"
+CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bin/parjarm ./cmd/parjarm
+if command -v ldd >/dev/null 2>&1 && ldd bin/parjarm >/dev/null 2>&1; then
+  die "bin/parjarm is dynamically linked"
+fi
+./bin/parjarm version
+
+step "docker-compose config"
+apt_install docker-compose docker-compose
+docker-compose -f docker-compose.yml config -q
+
+if [ "${SKIP_E2E:-}" != 1 ]; then
+  step "end-to-end"
+  E2E_SKIP_BUILD=1 scripts/e2e.sh
+fi
+
+echo
+echo "test: all checks passed"
