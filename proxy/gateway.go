@@ -49,6 +49,8 @@ type Options struct {
 	Upstream *url.URL
 	// Issuer is the issuer clients see (JARM iss, RFC 9207 iss).
 	Issuer string
+	// UpstreamIssuer is the upstream's own issuer, from its discovery.
+	UpstreamIssuer string
 	// PublicURL is the gateway's public base URL.
 	PublicURL string
 	// PAREnabled and JARMEnabled switch the two features.

@@ -288,3 +288,62 @@ func TestAuthorizationRequestErrors(t *testing.T) {
 		}
 	})
 }
+
+func TestReplaceIss(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+		ok             bool
+	}{
+		{"in the query", "https://c.example/cb?code=x&iss=https%3A%2F%2Fup.internal", "https://c.example/cb?code=x&iss=https%3A%2F%2Fidp.example", true},
+		{"in the fragment", "https://c.example/cb#code=x&iss=https%3A%2F%2Fup.internal", "https://c.example/cb#code=x&iss=https%3A%2F%2Fidp.example", true},
+		{"query with a fragment kept", "https://c.example/cb?iss=https%3A%2F%2Fup.internal#x", "https://c.example/cb?iss=https%3A%2F%2Fidp.example#x", true},
+		{"another issuer is left alone", "https://c.example/cb?iss=https%3A%2F%2Fother.example", "https://c.example/cb?iss=https%3A%2F%2Fother.example", false},
+		{"no iss", "https://c.example/cb?code=x", "https://c.example/cb?code=x", false},
+		{"a repeated iss is left alone", "https://c.example/cb?iss=https%3A%2F%2Fup.internal&iss=x", "https://c.example/cb?iss=https%3A%2F%2Fup.internal&iss=x", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := replaceIss(tt.in, "https://up.internal", "https://idp.example")
+			if got != tt.want || ok != tt.ok {
+				t.Fatalf("got %q %v, want %q %v", got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}
+
+func TestPlainFlowsGetTheGatewaysIssuer(t *testing.T) {
+	h := newHarness(t, harnessOptions{mutate: func(o *Options) { o.UpstreamIssuer = "https://up.internal" }})
+	h.up.setRespond(func(q url.Values) string {
+		return q.Get("redirect_uri") + "?code=c&state=" + url.QueryEscape(q.Get("state")) + "&iss=" + url.QueryEscape("https://up.internal")
+	})
+	q := codeFlow("s")
+	q.Set("client_id", "conf")
+	resp := h.authorize(q)
+	resp.Body.Close()
+	loc, _ := resp.Location()
+	if loc.Query().Get("iss") != h.issuer() || loc.Query().Get("state") != "s" {
+		t.Fatalf("Location %v", loc)
+	}
+}
+
+func TestDiscoveryIssParameter(t *testing.T) {
+	for _, tc := range []struct {
+		upstream   any
+		requirePAR bool
+		want       any
+	}{
+		{nil, false, nil},
+		{true, false, true},
+		{false, true, true},
+		{false, false, false},
+	} {
+		up := map[string]any{"issuer": "https://idp.example"}
+		if tc.upstream != nil {
+			up["authorization_response_iss_parameter_supported"] = tc.upstream
+		}
+		doc := RewriteDiscovery(up, Options{Issuer: "https://idp.example", PAREnabled: true, RequirePAR: tc.requirePAR})
+		if doc["authorization_response_iss_parameter_supported"] != tc.want {
+			t.Errorf("upstream %v, require PAR %v: got %v, want %v", tc.upstream, tc.requirePAR, doc["authorization_response_iss_parameter_supported"], tc.want)
+		}
+	}
+}

@@ -32,6 +32,13 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 	location := resp.Header.Get("Location")
 	state, ok := flow.StateOf(location)
 	if !ok || !flow.IsID(state) {
+		// A flow the gateway does not track: RFC 9207 mix-up defence still
+		// needs the gateway's issuer in an upstream iss that differs.
+		if up := g.opts.UpstreamIssuer; up != "" && up != g.opts.Issuer {
+			if loc, ok := replaceIss(location, up, g.opts.Issuer); ok {
+				resp.Header.Set("Location", loc)
+			}
+		}
 		return nil
 	}
 	out, err := g.complete(resp.Request, state, location)
@@ -125,6 +132,36 @@ func (g *Gateway) complete(upReq *http.Request, id, location string) (*flow.Resp
 			zap.Bool("error", params.Has("error")), zap.Bool("par", tx.RequestURIKey != ""))
 	}
 	return out, nil
+}
+
+// replaceIss replaces the `iss` parameter of location's query or fragment
+// when it equals from (RFC 9207, section 2), and reports whether it did.
+func replaceIss(location, from, to string) (string, bool) {
+	base, frag, hasFrag := strings.Cut(location, "#")
+	path, query, hasQuery := strings.Cut(base, "?")
+	swap := func(raw string) (string, bool) {
+		v, err := url.ParseQuery(raw)
+		if err != nil || len(v["iss"]) != 1 || v.Get("iss") != from {
+			return raw, false
+		}
+		v.Set("iss", to)
+		return v.Encode(), true
+	}
+	if hasQuery {
+		if q, ok := swap(query); ok {
+			out := path + "?" + q
+			if hasFrag {
+				out += "#" + frag
+			}
+			return out, true
+		}
+	}
+	if hasFrag {
+		if f, ok := swap(frag); ok {
+			return base + "#" + f, true
+		}
+	}
+	return location, false
 }
 
 // internal reports whether location, from the upstream's answer to out,

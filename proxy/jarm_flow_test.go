@@ -45,7 +45,7 @@ func jarmClients(t *testing.T) ([]*client.Client, *rsa.PrivateKey, *ecdsa.Privat
 		&client.Client{ID: "jarm-enc-ec", Secret: "enc-secret", TokenEndpointAuthMethod: client.AuthSecretBasic,
 			RedirectURIs: []string{redirectURI}, AuthorizationSignedResponseAlg: "ES256",
 			AuthorizationEncryptedResponseAlg: "ECDH-ES",
-			JWKS: &jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: ecKey.Public(), KeyID: "client-enc-2", Use: "enc"}}}},
+			JWKS:                              &jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: ecKey.Public(), KeyID: "client-enc-2", Use: "enc"}}}},
 	)
 	return cs, rsaKey, ecKey
 }

@@ -46,6 +46,12 @@ func RewriteDiscovery(upstream map[string]any, o Options) map[string]any {
 			doc[k] = v
 		}
 	}
+	// RFC 9207: every response of a tracked flow carries iss. Plain flows
+	// carry it only if the upstream sends it, so the claim is made when the
+	// upstream makes it or when every flow is tracked (PAR required).
+	if up, _ := upstream["authorization_response_iss_parameter_supported"].(bool); up || (o.PAREnabled && o.RequirePAR) {
+		doc["authorization_response_iss_parameter_supported"] = true
+	}
 	doc["jwks_uri"] = base + o.JWKSPath
 	return doc
 }

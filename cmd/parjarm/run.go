@@ -167,6 +167,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 	gw := proxy.New(proxy.Options{
 		Upstream:              cfg.UpstreamURL,
 		Issuer:                issuer,
+		UpstreamIssuer:        meta.Issuer,
 		PublicURL:             publicURL,
 		PAREnabled:            cfg.PAREnabled,
 		JARMEnabled:           cfg.JARMEnabled,
