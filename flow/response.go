@@ -210,6 +210,23 @@ var formPostTemplate = template.Must(template.New("form_post").Parse(`<!DOCTYPE 
 </html>
 `))
 
+// validHost reports whether host is a DNS name or IP literal with an
+// optional port: nothing that the page would have to escape.
+func validHost(host string) bool {
+	if host == "" {
+		return false
+	}
+	for _, r := range host {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case r == '.', r == '-', r == ':', r == '[', r == ']', r == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 type formField struct{ Name, Value string }
 
 // FormPost returns the HTML page that posts params to redirectURI (OAuth 2.0
@@ -217,8 +234,8 @@ type formField struct{ Name, Value string }
 // HTML-escaped by html/template.
 func FormPost(redirectURI string, params url.Values) ([]byte, error) {
 	u, err := url.Parse(redirectURI)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("flow: form_post needs an http(s) redirect_uri")
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || !validHost(u.Host) {
+		return nil, fmt.Errorf("flow: form_post needs an http(s) redirect_uri with a valid host")
 	}
 	keys := make([]string, 0, len(params))
 	for k := range params {
