@@ -280,3 +280,11 @@ func TestHealthCommand(t *testing.T) {
 		t.Fatal("health succeeded without a server")
 	}
 }
+
+func TestTheExampleClientsFileIsValid(t *testing.T) {
+	env := map[string]string{"PARJARM_UPSTREAM_URL": "http://upstream:4000", "PARJARM_CLIENTS_FILE": "../../examples/clients.json"}
+	var out syncBuffer
+	if err := run(context.Background(), []string{"check"}, env, &out); err != nil {
+		t.Fatal(err)
+	}
+}
