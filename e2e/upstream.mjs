@@ -5,7 +5,8 @@
 // own interaction API (no devInteractions).
 //
 // Library use:   const up = await startUpstream({ port, issuer, clients }); ...; await up.close();
-// Standalone:    node e2e/upstream.mjs --port 4000 --issuer http://127.0.0.1:8080 [--clients clients.json]
+// Standalone:    node e2e/upstream.mjs [--host 127.0.0.1] --port 4000 --issuer http://127.0.0.1:8080 [--clients clients.json]
+//                (clients.json: an array of oidc-provider client metadata, or {"clients": [...]})
 //
 // `issuer` is the gateway's public URL: the upstream sits behind the gateway,
 // so every URL it builds (discovery, the interaction resume URL) must be the
@@ -205,10 +206,11 @@ function interactionHandler(provider, log) {
 }
 
 /**
- * startUpstream starts the legacy upstream on 127.0.0.1:port (0 = any free
- * port) and resolves to { url, port, issuer, provider, close }.
+ * startUpstream starts the legacy upstream on host:port (default
+ * 127.0.0.1, port 0 = any free port) and resolves to
+ * { url, port, issuer, provider, close }.
  */
-export async function startUpstream({ port = 0, issuer, clients, jwks, log, features } = {}) {
+export async function startUpstream({ host = '127.0.0.1', port = 0, issuer, clients, jwks, log, features } = {}) {
   if (!issuer) throw new TypeError('startUpstream: issuer (the gateway public URL) is required');
   const provider = buildProvider({ issuer, clients, jwks, features });
   const interactions = interactionHandler(provider, log);
@@ -229,11 +231,12 @@ export async function startUpstream({ port = 0, issuer, clients, jwks, log, feat
   server.keepAliveTimeout = 5000;
   await new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', resolve);
+    server.listen(port, host, resolve);
   });
   const actual = server.address().port;
+  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   return {
-    url: `http://127.0.0.1:${actual}`,
+    url: `http://${urlHost}:${actual}`,
     port: actual,
     issuer,
     provider,
@@ -247,6 +250,7 @@ export async function startUpstream({ port = 0, issuer, clients, jwks, log, feat
 async function main() {
   const { values } = parseArgs({
     options: {
+      host: { type: 'string', default: '127.0.0.1' },
       port: { type: 'string', default: '4000' },
       issuer: { type: 'string' },
       clients: { type: 'string' },
@@ -258,8 +262,8 @@ async function main() {
     const doc = JSON.parse(readFileSync(values.clients, 'utf8'));
     clients = Array.isArray(doc) ? doc : doc.clients;
   }
-  const up = await startUpstream({ port: Number(values.port), issuer, clients, log: (l) => console.log(`[upstream] ${l}`) });
-  console.log(`legacy upstream (oidc-provider, no PAR, no JARM) listening on ${up.url}, issuer ${issuer}`);
+  const up = await startUpstream({ host: values.host, port: Number(values.port), issuer, clients, log: (l) => console.log(`[upstream] ${l}`) });
+  console.log(`legacy upstream (oidc-provider, no PAR, no JARM) listening on ${values.host}:${up.port}, issuer ${issuer}`);
   console.log(`user: ${USER.username} / ${USER.password}; ${clients.length} client(s)`);
   const stop = async () => {
     await up.close();
