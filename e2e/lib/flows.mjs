@@ -37,6 +37,19 @@ export class Secrets {
 }
 
 /**
+ * assertGatewayFronts fails with a clear message when the discovery document
+ * served through the gateway sends clients past it, straight to the upstream
+ * (its authorization or token endpoint on another origin): every flow would
+ * then bypass the gateway and fail for that reason alone.
+ */
+export function assertGatewayFronts(as, issuer) {
+  const origin = new URL(issuer).origin;
+  for (const ep of ['authorization_endpoint', 'token_endpoint']) {
+    assert.equal(new URL(as[ep]).origin, origin, `precondition: discovery through the gateway names ${ep} ${as[ep]}, not on the gateway's origin ${origin}: clients would bypass the gateway`);
+  }
+}
+
+/**
  * parFlow pushes a fresh request for client c (extra overrides parameters),
  * then runs the authorization with only client_id + request_uri.
  * Returns { req, pushed, authUrl, agent, result }.

@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { launchBrowser } from '../lib/browser.mjs';
 import { authorizationUrl, discover, newRequest, push, redeem, validateJarm } from '../lib/client.mjs';
 import { CLIENTS, USER } from '../lib/fixtures.mjs';
-import { expectJarmClaims } from '../lib/flows.mjs';
+import { assertGatewayFronts, expectJarmClaims } from '../lib/flows.mjs';
 import { startWorld } from '../lib/world.mjs';
 
 const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), '..', 'artifacts');
@@ -56,7 +56,7 @@ describe('in a real browser (headless Chromium)', () => {
       }
     });
     await page.goto(authUrl.href);
-    await page.waitForSelector('form#login');
+    await page.waitForSelector('form#login', { timeout: 10000 });
     await page.screenshot({ path: join(ARTIFACTS, `${shot}-1-login.png`), fullPage: true });
     await page.fill('#username', USER.username);
     await page.fill('#password', USER.password);
@@ -66,8 +66,9 @@ describe('in a real browser (headless Chromium)', () => {
     return { page, problems, gatewayPages };
   }
 
-  const withLogs = (fn) => async (t) => {
+  const withLogs = (fn, { flow = true } = {}) => async (t) => {
     try {
+      if (flow) assertGatewayFronts(as, world.issuer);
       await fn(t);
     } catch (err) {
       if (world) t.diagnostic(world.logs());

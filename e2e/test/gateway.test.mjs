@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { UserAgent } from '../agent.mjs';
 import { authorizationUrl, decodeJwt, discover, newRequest, oauth, OPTS, push, pushRaw, redeem, rpClient, signedRequestObject, validateJarm } from '../lib/client.mjs';
 import { CLIENTS, USER } from '../lib/fixtures.mjs';
-import { expectJarmClaims, expectJarmDelivery, parFlow, plainFlow, Secrets } from '../lib/flows.mjs';
+import { assertGatewayFronts, expectJarmClaims, expectJarmDelivery, parFlow, plainFlow, Secrets } from '../lib/flows.mjs';
 import { startWorld } from '../lib/world.mjs';
 
 const JWT_MODES = ['query.jwt', 'fragment.jwt', 'form_post.jwt', 'jwt'];
@@ -32,8 +32,9 @@ describe('through the gateway (one replica, memory store)', () => {
   });
 
   // Prints the gateway's and upstream's last log lines when a test fails.
-  const withLogs = (fn) => async (t) => {
+  const withLogs = (fn, { flow = true } = {}) => async (t) => {
     try {
+      if (flow) assertGatewayFronts(as, world.issuer);
       await fn(t);
     } catch (err) {
       if (world) t.diagnostic(world.logs());
@@ -72,7 +73,7 @@ describe('through the gateway (one replica, memory store)', () => {
     const pushed = await push(as, c, params);
     secrets.add('request_uri', pushed.request_uri);
     assert.match(pushed.request_uri, /^urn:ietf:params:oauth:request_uri:[\w-]{43,}$/);
-  }));
+  }, { flow: false }));
 
   test('8b. RFC 8414 metadata at /.well-known/oauth-authorization-server carries the same additions', withLogs(async () => {
     const issuerUrl = new URL(world.issuer);
@@ -80,7 +81,7 @@ describe('through the gateway (one replica, memory store)', () => {
     const meta = await oauth.processDiscoveryResponse(issuerUrl, res);
     assert.equal(meta.pushed_authorization_request_endpoint, as.pushed_authorization_request_endpoint);
     for (const m of JWT_MODES) assert.ok(meta.response_modes_supported.includes(m), m);
-  }));
+  }, { flow: false }));
 
   test('1. PAR + code flow with client_secret_basic completes; the same request_uri again gets an invalid_request_uri error page, no login page', withLogs(async () => {
     const c = C(CLIENTS.basic);
@@ -172,7 +173,7 @@ describe('through the gateway (one replica, memory store)', () => {
     const badAuth = await pushRaw(as, { ...c, privateKey: other.privateKey }, req.params);
     assert.equal(badAuth.status, 401);
     assert.equal((await badAuth.json()).error, 'invalid_client');
-  }));
+  }, { flow: false }));
 
   for (const mode of JWT_MODES) {
     const base = mode === 'jwt' ? 'query' : mode.replace('.jwt', '');
@@ -238,7 +239,7 @@ describe('through the gateway (one replica, memory store)', () => {
     const res = await pushRaw(as, c, params);
     assert.equal(res.status, 400);
     assert.equal((await res.json()).error, 'invalid_request');
-  }));
+  }, { flow: false }));
 
   test('4. PAR + JARM together (response_mode pushed): public client with PKCE, query.jwt signed ES256', withLogs(async () => {
     const c = C(CLIENTS.public);
@@ -262,7 +263,7 @@ describe('through the gateway (one replica, memory store)', () => {
     const res = await pushRaw(as, c, params);
     assert.equal(res.status, 400);
     assert.equal((await res.json()).error, 'invalid_request');
-  }));
+  }, { flow: false }));
 
   test('5. the user denies: the client receives a JARM JWT with error=access_denied and its original state', withLogs(async () => {
     const c = C(CLIENTS.basic);
@@ -302,7 +303,8 @@ describe('through the gateway (one replica, memory store)', () => {
 
   test('6b. a plain hybrid "code id_token" flow (fragment) passes through unchanged', withLogs(async () => {
     const c = C(CLIENTS.hybrid);
-    const { req, result } = await plainFlow(as, c, { response_type: 'code id_token' }, { secrets });
+    const { req, authUrl, result } = await plainFlow(as, c, { response_type: 'code id_token' }, { secrets });
+    assert.equal(new URL(authUrl).origin, world.issuer);
     assert.equal(result.kind, 'redirect');
     const frag = new URLSearchParams(result.url.hash.slice(1));
     assert.deepEqual([...frag.keys()].sort(), ['code', 'id_token', 'state']);
