@@ -33,7 +33,7 @@ import (
 // interactive, and the login page replays the saved authorization URL (as
 // many legacy servers do); then it redirects to the redirect_uri.
 type legacy struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	issuer string
 	keys   jose.JSONWebKeySet
@@ -48,7 +48,7 @@ type legacy struct {
 	host    string
 }
 
-func newLegacy(t *testing.T, issuer string) *legacy {
+func newLegacy(t testing.TB, issuer string) *legacy {
 	t.Helper()
 	l := &legacy{t: t, issuer: issuer}
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -161,7 +161,7 @@ func (c *testClock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d)
 
 // harness is a gateway in front of a legacy upstream, both on httptest.
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	gw       *httptest.Server
 	up       *legacy
 	gateway  *Gateway
@@ -197,7 +197,7 @@ func defaultClients() []*client.Client {
 	}
 }
 
-func newHarness(t *testing.T, o harnessOptions) *harness {
+func newHarness(t testing.TB, o harnessOptions) *harness {
 	t.Helper()
 	h := &harness{t: t, clock: &testClock{now: time.Now()}, clients: map[string]*client.Client{}}
 	h.gw = httptest.NewUnstartedServer(nil)
