@@ -389,6 +389,33 @@ func validateRedirectURIs(c *Client, p *problems) {
 			p.add("redirect_uris", "%q has a fragment (RFC 6749 section 3.1.2)", uri)
 		case (u.Scheme == "http" || u.Scheme == "https") && u.Host == "":
 			p.add("redirect_uris", "%q has no host (RFC 6749 section 3.1.2)", uri)
+		default:
+			validateRedirectQuery(uri, u.RawQuery, p)
+		}
+	}
+}
+
+// responseParamNames are authorization response parameters: a redirect
+// URI's own query must not use them, or a response could not be told from
+// the URI (RFC 6749, section 3.1.2; JARM section 2.3.1).
+var responseParamNames = []string{"state", "code", "response", "iss", "error", "error_description", "error_uri",
+	"access_token", "token_type", "expires_in", "id_token", "scope", "session_state"}
+
+// validateRedirectQuery refuses a redirect URI query that does not parse
+// strictly (a `;` separator, a bad escape) or that uses a response
+// parameter's name.
+func validateRedirectQuery(uri, raw string, p *problems) {
+	if raw == "" {
+		return
+	}
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		p.add("redirect_uris", "%q has a query that does not parse (use & between parameters and valid %%-escapes)", uri)
+		return
+	}
+	for _, name := range responseParamNames {
+		if q.Has(name) {
+			p.add("redirect_uris", "%q uses the response parameter %q in its query", uri, name)
 		}
 	}
 }

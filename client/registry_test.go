@@ -312,3 +312,31 @@ func TestEncryptedResponseEnc(t *testing.T) {
 		})
 	}
 }
+
+func TestRedirectURIQueries(t *testing.T) {
+	tests := []struct {
+		uri  string
+		want string // "" = accepted
+	}{
+		{"https://c.example/cb?tenant=7", ""},
+		{"https://c.example/cb?a=1;b=2", "does not parse"},
+		{"https://c.example/cb?x=%zz", "does not parse"},
+		{"https://c.example/cb?state=fixed", `response parameter "state"`},
+		{"https://c.example/cb?code=1", `response parameter "code"`},
+		{"https://c.example/cb?response=1", `response parameter "response"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.uri, func(t *testing.T) {
+			_, err := client.NewRegistry(&client.Client{ID: "bank-app", Secret: "s", RedirectURIs: []string{tt.uri}})
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), `client "bank-app": redirect_uris`) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -251,12 +251,16 @@ func orDefault(v, def time.Duration) time.Duration {
 	return def
 }
 
-// failFast sets, unless already set, one command retry and one dial
-// attempt per try: with Redis down a call fails within about two dial
-// timeouts instead of go-redis's default of 4 tries of 5 dials each.
+// failFast sets, unless already set, no command retry and one dial attempt:
+// with Redis down a call fails within about one dial timeout instead of
+// go-redis's default of 4 tries of 5 dials each. No retry also matters for
+// correctness: go-redis retries a read timeout, and a retried SET NX or
+// GETDEL whose first try did reach Redis would report "exists" or "not
+// found" for a write that succeeded; without retry the caller gets
+// ErrUnavailable instead.
 func failFast(maxRetries, dialerRetries *int) {
 	if *maxRetries == 0 {
-		*maxRetries = 1
+		*maxRetries = -1
 	}
 	if *dialerRetries == 0 {
 		*dialerRetries = 1

@@ -242,8 +242,8 @@ func TestNewRedisBuildsTheClientTheOptionsDescribe(t *testing.T) {
 		if o.DialTimeout != 2*time.Second || o.ReadTimeout != time.Second || o.WriteTimeout != time.Second {
 			t.Errorf("timeouts = %s, %s, %s; want 2s, 1s, 1s", o.DialTimeout, o.ReadTimeout, o.WriteTimeout)
 		}
-		if o.MaxRetries != 1 || o.DialerRetries != 1 {
-			t.Errorf("MaxRetries, DialerRetries = %d, %d; want 1, 1", o.MaxRetries, o.DialerRetries)
+		if o.MaxRetries != 0 || o.DialerRetries != 1 {
+			t.Errorf("MaxRetries, DialerRetries = %d, %d; want 0 (no retry; go-redis stores -1 as 0), 1", o.MaxRetries, o.DialerRetries)
 		}
 		if o.TLSConfig != nil {
 			t.Error("redis:// got a TLS config")
@@ -297,8 +297,8 @@ func TestNewRedisBuildsTheClientTheOptionsDescribe(t *testing.T) {
 		if !ok {
 			t.Fatalf("Client() is %T, want *redis.ClusterClient", r.Client())
 		}
-		if o := c.Options(); o.ReadTimeout != 3*time.Second || o.MaxRetries != 1 {
-			t.Errorf("ReadTimeout, MaxRetries = %s, %d; want 3s, 1", o.ReadTimeout, o.MaxRetries)
+		if o := c.Options(); o.ReadTimeout != 3*time.Second || o.MaxRetries != -1 {
+			t.Errorf("ReadTimeout, MaxRetries = %s, %d; want 3s, -1 (no retry)", o.ReadTimeout, o.MaxRetries)
 		}
 	})
 }
