@@ -39,19 +39,47 @@ func StateOf(location string) (string, bool) {
 	return "", false
 }
 
+// IDsIn returns every substring of location, raw or unescaped, shaped like
+// a transaction id. The interception uses it to notice a Location that
+// carries one of our ids where StateOf cannot read it (a malformed query, a
+// `;` separator, a repeated state), so that such a response never passes.
+func IDsIn(location string) []string {
+	var ids []string
+	seen := map[string]bool{}
+	texts := []string{location}
+	if u, err := url.PathUnescape(strings.ReplaceAll(location, "+", " ")); err == nil && u != location {
+		texts = append(texts, u)
+	}
+	for _, text := range texts {
+		for i := strings.Index(text, idPrefix); i >= 0; {
+			if end := i + idLen; end <= len(text) && IsID(text[i:end]) && !seen[text[i:end]] {
+				seen[text[i:end]] = true
+				ids = append(ids, text[i:end])
+			}
+			next := strings.Index(text[i+1:], idPrefix)
+			if next < 0 {
+				break
+			}
+			i += 1 + next
+		}
+	}
+	return ids
+}
+
 // ResponseParams checks that location goes to redirectURI and returns the
 // authorization response parameters it carries, from its query and its
 // fragment. The redirect_uri's own query parameters are not response
 // parameters and are left out. location must have redirectURI's scheme, host
 // and port and path exactly, and carry every query parameter of redirectURI.
 func ResponseParams(location, redirectURI string) (url.Values, error) {
+	// Errors never quote the Location: it carries codes and tokens.
 	loc, err := url.Parse(location)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformedResponse, err)
+		return nil, fmt.Errorf("%w: the Location is not a URL", ErrMalformedResponse)
 	}
 	reg, err := url.Parse(redirectURI)
 	if err != nil {
-		return nil, fmt.Errorf("%w: registered redirect_uri: %v", ErrRedirectMismatch, err)
+		return nil, fmt.Errorf("%w: the registered redirect_uri is not a URL", ErrRedirectMismatch)
 	}
 	if !strings.EqualFold(loc.Scheme, reg.Scheme) || !strings.EqualFold(loc.Host, reg.Host) ||
 		loc.User.String() != reg.User.String() || loc.EscapedPath() != reg.EscapedPath() || loc.Opaque != reg.Opaque {
@@ -63,7 +91,7 @@ func ResponseParams(location, redirectURI string) (url.Values, error) {
 	}
 	own, err := url.ParseQuery(reg.RawQuery)
 	if err != nil {
-		return nil, fmt.Errorf("%w: registered redirect_uri query: %v", ErrRedirectMismatch, err)
+		return nil, fmt.Errorf("%w: the registered redirect_uri's query does not parse", ErrRedirectMismatch)
 	}
 	// The redirect_uri's own query is kept by the upstream (RFC 6749,
 	// section 3.1.2): take it out, value by value.
@@ -104,7 +132,7 @@ func parseStrict(raw string) (url.Values, error) {
 	}
 	v, err := url.ParseQuery(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformedResponse, err)
+		return nil, fmt.Errorf("%w: a query or fragment does not parse", ErrMalformedResponse)
 	}
 	return v, nil
 }

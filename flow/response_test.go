@@ -241,3 +241,31 @@ func FuzzFormPost(f *testing.F) {
 		}
 	})
 }
+
+func TestResponseParamsErrorsNeverQuoteTheLocation(t *testing.T) {
+	for _, loc := range []string{
+		"https://c.example:abc/cb?code=SECRET-CODE&state=s",
+		"https://c.example/cb?code=SECRET-CODE&x=%zz",
+		"https://c.example/cb#access_token=SECRET-CODE&x=%zz",
+	} {
+		_, err := ResponseParams(loc, "https://c.example/cb")
+		if err == nil || strings.Contains(err.Error(), "SECRET") {
+			t.Fatalf("err = %v", err)
+		}
+	}
+}
+
+func TestIDsIn(t *testing.T) {
+	id := NewID()
+	for loc, want := range map[string]int{
+		"https://c.example/cb?code=x;state=" + id:             1,
+		"/login?return=" + url.QueryEscape("/auth?state="+id): 1,
+		"https://c.example/cb?state=" + id + "&state=" + id:   1,
+		"https://c.example/cb?state=pjt_short":                0,
+		"https://c.example/cb?state=" + id + "&x=" + NewID():  2,
+	} {
+		if got := len(IDsIn(loc)); got != want {
+			t.Errorf("IDsIn(%q) found %d, want %d", loc, got, want)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -21,7 +22,8 @@ import (
 // authorize handles the upstream's authorization endpoint (DESIGN flow 2).
 func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		g.rp.ServeHTTP(w, r)
+		w.Header().Set("Allow", "GET, POST")
+		g.writePage(w, r, oauth.ErrMethodNotAllowed)
 		return
 	}
 	params, err := g.authorizationParams(r)
@@ -100,7 +102,12 @@ func (g *Gateway) authorizationParams(r *http.Request) (url.Values, error) {
 	}
 	for k, vs := range params {
 		if len(vs) > 1 {
-			return nil, oauth.ErrInvalidRequest.WithDescription("parameter %q is repeated", k)
+			return nil, oauth.ErrInvalidRequest.WithDescription("parameter %q is repeated", truncate(k))
+		}
+		// A value that is not UTF-8 could not be carried unchanged (a state
+		// altered in a JWT fails the client's check after the login).
+		if !utf8.ValidString(k) || !utf8.ValidString(vs[0]) {
+			return nil, oauth.ErrInvalidRequest.WithDescription("parameters must be UTF-8")
 		}
 	}
 	return params, nil
@@ -212,6 +219,14 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, params url.Val
 	out.Header.Del("Content-Type")
 	out.Header.Del("Content-Length")
 	g.rp.ServeHTTP(w, out)
+}
+
+// truncate shortens attacker-chosen text before it goes into a description.
+func truncate(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
 }
 
 // storeError maps a store failure to the OAuth error answered for it.

@@ -10,8 +10,6 @@ import (
 	"net/url"
 	"sync"
 	"time"
-
-	"github.com/go-jose/go-jose/v4"
 )
 
 // maxDocumentBytes bounds the upstream discovery document and key set.
@@ -44,7 +42,7 @@ type Discovery struct {
 	mu     sync.Mutex
 	doc    map[string]any
 	docAt  time.Time
-	keys   *jose.JSONWebKeySet
+	keys   *RawKeySet
 	keysAt time.Time
 }
 
@@ -192,9 +190,29 @@ func (d *Discovery) WaitMetadata(ctx context.Context, every time.Duration) (*Met
 	}
 }
 
+// RawKeySet is a JWK set kept as the upstream wrote it: every key is passed
+// on byte for byte, including key types and members go-jose does not model,
+// so that clients can verify everything the upstream signs.
+type RawKeySet struct {
+	Keys []json.RawMessage `json:"keys"`
+}
+
+// KIDs returns the kid of every key ("" for a key without one).
+func (s *RawKeySet) KIDs() []string {
+	kids := make([]string, 0, len(s.Keys))
+	for _, k := range s.Keys {
+		var v struct {
+			KID string `json:"kid"`
+		}
+		_ = json.Unmarshal(k, &v)
+		kids = append(kids, v.KID)
+	}
+	return kids
+}
+
 // UpstreamKeys returns the upstream's public key set (from its discovery
 // jwks_uri), cached for the TTL; a failed refresh serves the cached set.
-func (d *Discovery) UpstreamKeys(ctx context.Context) (*jose.JSONWebKeySet, error) {
+func (d *Discovery) UpstreamKeys(ctx context.Context) (*RawKeySet, error) {
 	d.mu.Lock()
 	keys, at := d.keys, d.keysAt
 	d.mu.Unlock()
@@ -205,7 +223,7 @@ func (d *Discovery) UpstreamKeys(ctx context.Context) (*jose.JSONWebKeySet, erro
 	if err != nil {
 		return serveStale(keys, err)
 	}
-	var fresh jose.JSONWebKeySet
+	var fresh RawKeySet
 	if m.JWKSURI != "" {
 		if err := d.get(ctx, m.JWKSURI, &fresh); err != nil {
 			return serveStale(keys, err)
@@ -217,7 +235,7 @@ func (d *Discovery) UpstreamKeys(ctx context.Context) (*jose.JSONWebKeySet, erro
 	return &fresh, nil
 }
 
-func serveStale(keys *jose.JSONWebKeySet, err error) (*jose.JSONWebKeySet, error) {
+func serveStale(keys *RawKeySet, err error) (*RawKeySet, error) {
 	if keys != nil {
 		return keys, nil
 	}

@@ -12,6 +12,7 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -130,9 +131,24 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.serveJWKS(w, r)
 	case p == g.opts.AuthorizationPath:
 		g.authorize(w, r)
+	case canonicalPath(p) == canonicalPath(g.opts.AuthorizationPath):
+		// A variant of the authorization endpoint's path that the upstream
+		// may treat as the same (case, `;` parameters, `//`, a trailing
+		// slash) would bypass the gateway's checks: refused.
+		g.writePage(w, r, oauth.ErrInvalidRequest.WithDescription("use the authorization endpoint's exact path"))
 	default:
 		g.rp.ServeHTTP(w, r)
 	}
+}
+
+// canonicalPath folds the ways an upstream may read one path: case, `;`
+// segment parameters, repeated or trailing slashes, dot segments.
+func canonicalPath(p string) string {
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		segs[i], _, _ = strings.Cut(s, ";")
+	}
+	return strings.ToLower(path.Clean("/" + strings.Join(segs, "/")))
 }
 
 // oauthMetadataPath is the RFC 8414 (section 3) metadata path for issuer:

@@ -1,6 +1,9 @@
 package proxy
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net"
@@ -114,12 +117,37 @@ func TestJWKSHoldsTheUpstreamsKeysAndOurs(t *testing.T) {
 	}
 }
 
-func TestMergeKeysRefusesAKidClash(t *testing.T) {
-	a := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{KeyID: "k1"}}}
-	b := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{KeyID: "k1"}}}
-	if _, err := MergeKeys(a, b); err == nil || !strings.Contains(err.Error(), `"k1"`) {
-		t.Fatalf("err = %v", err)
+func TestMergeKeys(t *testing.T) {
+	key, err := jarmTestKey()
+	if err != nil {
+		t.Fatal(err)
 	}
+	ours := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{key}}
+	t.Run("a kid in both sets is refused", func(t *testing.T) {
+		up := &RawKeySet{Keys: []json.RawMessage{json.RawMessage(`{"kty":"EC","kid":"` + key.KeyID + `"}`)}}
+		if _, err := MergeKeys(up, ours); err == nil || !strings.Contains(err.Error(), key.KeyID) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("upstream keys go-jose cannot read are passed on unchanged", func(t *testing.T) {
+		x25519 := `{"kty":"OKP","crv":"X25519","use":"enc","kid":"up-enc","x":"hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo","key_ops":["deriveKey"]}`
+		up := &RawKeySet{Keys: []json.RawMessage{json.RawMessage(x25519)}}
+		merged, err := MergeKeys(up, ours)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(merged.Keys) != 2 || string(merged.Keys[0]) != x25519 {
+			t.Fatalf("merged %s", merged.Keys)
+		}
+	})
+}
+
+func jarmTestKey() (jose.JSONWebKey, error) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return jose.JSONWebKey{}, err
+	}
+	return jose.JSONWebKey{Key: k.Public(), KeyID: "gw-1", Algorithm: "ES256", Use: "sig"}, nil
 }
 
 func TestPassThroughKeepsHostAndSetsForwardedHeaders(t *testing.T) {

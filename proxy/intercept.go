@@ -32,6 +32,13 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 	location := resp.Header.Get("Location")
 	state, ok := flow.StateOf(location)
 	if !ok || !flow.IsID(state) {
+		if ids := flow.IDsIn(location); len(ids) > 0 {
+			// One of our ids where a state cannot be read: never pass it.
+			if err := g.stray(resp.Request, ids, location); err != nil {
+				return err
+			}
+			return nil
+		}
 		// A flow the gateway does not track: RFC 9207 mix-up defence still
 		// needs the gateway's issuer in an upstream iss that differs.
 		if up := g.opts.UpstreamIssuer; up != "" && up != g.opts.Issuer {
@@ -120,7 +127,10 @@ func (g *Gateway) complete(upReq *http.Request, id, location string) (*flow.Resp
 	}
 	c, ok := g.reg.Lookup(tx.ClientID)
 	if !ok {
-		c = &client.Client{ID: tx.ClientID}
+		// The client was removed while the flow ran: its keys and
+		// algorithms are unknown, so nothing is delivered.
+		g.m.InterceptFailures.WithLabelValues("client_removed").Inc()
+		return nil, oauth.ErrInvalidRequest.WithDescription("the client is no longer registered")
 	}
 	out, err := g.deliver(ctx, tx, c, params)
 	if err != nil {
@@ -164,10 +174,60 @@ func replaceIss(location, from, to string) (string, bool) {
 	return location, false
 }
 
-// internal reports whether location, from the upstream's answer to out,
-// stays on the authorization server: a relative URL, or one on the public
-// host or the upstream's host.
-func (g *Gateway) internal(out *http.Request, location string) bool {
+// stray handles an upstream redirect that carries transaction ids where
+// StateOf cannot read a state. A step inside the authorization server
+// passes; a redirect that leaves it is refused, and a live transaction it
+// names is completed so that it cannot deliver later.
+func (g *Gateway) stray(upReq *http.Request, ids []string, location string) error {
+	if g.internal(upReq, location) {
+		return nil // e.g. a login page whose return URL carries our state
+	}
+	ctx := upReq.Context()
+	for _, id := range ids {
+		if _, err := g.tracker.Peek(ctx, id); err == nil {
+			_, _ = g.tracker.Take(ctx, id)
+			g.m.InterceptFailures.WithLabelValues("malformed_response").Inc()
+			g.log.Warn("upstream authorization response refused", zap.String("reason", "malformed_response"))
+			return oauth.ErrServerError.WithStatus(http.StatusBadGateway).WithDescription("the authorization server answered with an unreadable redirect")
+		} else if !errors.Is(err, flow.ErrUnknown) {
+			return storeError(err)
+		}
+	}
+	g.m.InterceptFailures.WithLabelValues("unknown_transaction").Inc()
+	return oauth.ErrInvalidRequest.WithDescription("this authorization flow has expired or was already completed; start again")
+}
+
+// responseKeys are the parameters that make a redirect an authorization
+// response.
+var responseKeys = map[string]bool{"code": true, "access_token": true, "id_token": true, "error": true, "response": true}
+
+// carriesResponse reports whether location's query or fragment holds an
+// authorization response parameter, read leniently (`&` or `;`).
+func carriesResponse(location string) bool {
+	_, rest, ok := strings.Cut(location, "?")
+	if !ok {
+		_, rest, ok = strings.Cut(location, "#")
+	}
+	if !ok {
+		return false
+	}
+	for _, part := range strings.FieldsFunc(strings.ReplaceAll(rest, "#", "&"), func(r rune) bool { return r == '&' || r == ';' }) {
+		name, _, _ := strings.Cut(part, "=")
+		if n, err := url.QueryUnescape(name); err == nil && responseKeys[n] {
+			return true
+		}
+	}
+	return false
+}
+
+// internal reports whether location, from the upstream's answer to upReq,
+// is a step inside the authorization server (a login page that replays the
+// authorization URL): a relative URL, or one on the public host or the
+// upstream's host, that carries no authorization response parameter.
+func (g *Gateway) internal(upReq *http.Request, location string) bool {
+	if carriesResponse(location) {
+		return false
+	}
 	u, err := url.Parse(location)
 	if err != nil {
 		return false
@@ -176,7 +236,7 @@ func (g *Gateway) internal(out *http.Request, location string) bool {
 		return true
 	}
 	host := strings.ToLower(u.Host)
-	if host == strings.ToLower(out.Host) || host == strings.ToLower(g.opts.Upstream.Host) {
+	if host == strings.ToLower(upReq.Host) || host == strings.ToLower(g.opts.Upstream.Host) {
 		return true
 	}
 	if p, err := url.Parse(g.opts.PublicURL); err == nil && p.Host != "" && host == strings.ToLower(p.Host) {

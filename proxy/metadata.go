@@ -72,22 +72,28 @@ func (g *Gateway) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, RewriteDiscovery(up, g.opts))
 }
 
-// MergeKeys returns one key set holding the upstream's keys and the
-// gateway's; a kid that appears in both is an error (a verifier could not
-// tell which key signed).
-func MergeKeys(upstream, ours jose.JSONWebKeySet) (jose.JSONWebKeySet, error) {
+// MergeKeys returns one key set holding the upstream's keys, as the
+// upstream wrote them, and the gateway's; a kid that appears in both is an
+// error (a verifier could not tell which key signed).
+func MergeKeys(upstream *RawKeySet, ours jose.JSONWebKeySet) (*RawKeySet, error) {
 	seen := make(map[string]bool, len(ours.Keys))
 	for _, k := range ours.Keys {
 		seen[k.KeyID] = true
 	}
-	merged := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(upstream.Keys)+len(ours.Keys))}
-	for _, k := range upstream.Keys {
-		if seen[k.KeyID] {
-			return jose.JSONWebKeySet{}, fmt.Errorf("kid %q is used by both the upstream and the gateway", k.KeyID)
+	merged := &RawKeySet{Keys: make([]json.RawMessage, 0, len(upstream.Keys)+len(ours.Keys))}
+	for i, kid := range upstream.KIDs() {
+		if kid != "" && seen[kid] {
+			return nil, fmt.Errorf("kid %q is used by both the upstream and the gateway", kid)
 		}
-		merged.Keys = append(merged.Keys, k)
+		merged.Keys = append(merged.Keys, upstream.Keys[i])
 	}
-	merged.Keys = append(merged.Keys, ours.Keys...)
+	for _, k := range ours.Keys {
+		b, err := k.MarshalJSON()
+		if err != nil {
+			return nil, fmt.Errorf("encode the gateway's key %q: %w", k.KeyID, err)
+		}
+		merged.Keys = append(merged.Keys, b)
+	}
 	return merged, nil
 }
 
@@ -101,12 +107,12 @@ func (g *Gateway) serveJWKS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// The gateway's own keys still verify JARM responses.
 		g.log.Warn("upstream key set unavailable; serving the gateway's keys only", zap.Error(err))
-		up = &jose.JSONWebKeySet{}
+		up = &RawKeySet{}
 	}
-	merged, err := MergeKeys(*up, g.opts.Keys)
+	merged, err := MergeKeys(up, g.opts.Keys)
 	if err != nil {
 		g.log.Error("key set clash; serving the gateway's keys only", zap.Error(err))
-		merged = g.opts.Keys
+		merged, _ = MergeKeys(&RawKeySet{}, g.opts.Keys)
 	}
 	writeJSON(w, merged)
 }

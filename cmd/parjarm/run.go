@@ -105,7 +105,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 	upKeys, err := disc.UpstreamKeys(startCtx)
 	if err != nil {
 		log.Warn("cannot read the upstream's key set at start-up; it is merged in when it answers", zap.Error(err))
-	} else if _, err := proxy.MergeKeys(*upKeys, keys.Public()); err != nil {
+	} else if _, err := proxy.MergeKeys(upKeys, keys.Public()); err != nil {
 		return fmt.Errorf("PARJARM_SIGNING_KEYS_FILE: %w: give the gateway's keys other kids", err)
 	}
 
