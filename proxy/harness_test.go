@@ -220,7 +220,10 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 		t.Cleanup(func() { mem.Close() })
 		h.store = mem
 	}
-	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	log := zap.NewNop() // a fuzz target must not log through testing.F
+	if _, fuzzing := t.(*testing.F); !fuzzing {
+		log = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	}
 	h.registry = prometheus.NewRegistry()
 	h.metrics = metrics.New(h.registry)
 

@@ -23,7 +23,7 @@ import (
 
 // jarmClients adds JARM clients to the default ones: one per signing alg,
 // and one with encrypted responses whose private key the test keeps.
-func jarmClients(t *testing.T) ([]*client.Client, *rsa.PrivateKey, *ecdsa.PrivateKey) {
+func jarmClients(t testing.TB) ([]*client.Client, *rsa.PrivateKey, *ecdsa.PrivateKey) {
 	t.Helper()
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
