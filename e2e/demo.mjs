@@ -107,6 +107,11 @@ async function main() {
     say(`response_modes_supported: ${as.response_modes_supported.join(', ')}`);
     say(`authorization_signing_alg_values_supported: ${(as.authorization_signing_alg_values_supported ?? []).join(', ')}`);
     say(`jwks_uri: ${as.jwks_uri}`);
+    for (const ep of ['authorization_endpoint', 'token_endpoint']) {
+      if (new URL(as[ep]).origin !== new URL(world.issuer).origin) {
+        throw new Error(`discovery through the gateway names ${ep} ${as[ep]}, which is not on the gateway: a client would bypass it`);
+      }
+    }
 
     step('Push the authorization request (RFC 9126) with client_secret_basic');
     const req = await newRequest(c, { response_mode: 'query.jwt' });
@@ -130,6 +135,7 @@ async function main() {
     say(`${result.status} Location: ${result.url.origin}${result.url.pathname}?response=<JWT>`);
     const params = jarmParams(result);
     const jwt = params.get('response');
+    if (!jwt) throw new Error(`no JARM response in ${result.url.href}`);
     say(`response = ${jwt}`);
     const { header, payload } = decodeJwt(jwt);
     say('decoded header:');
