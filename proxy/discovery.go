@@ -40,6 +40,7 @@ type Discovery struct {
 	now      func() time.Time
 
 	mu     sync.Mutex
+	public *url.URL
 	doc    map[string]any
 	docAt  time.Time
 	keys   *RawKeySet
@@ -88,6 +89,16 @@ func (d *Discovery) get(ctx context.Context, public string, v any) error {
 		return err
 	}
 	req.Header.Set("Accept", "application/json")
+	d.mu.Lock()
+	pub := d.public
+	d.mu.Unlock()
+	if pub != nil {
+		// As the proxy does for browser traffic: the upstream builds its
+		// endpoint URLs from the public host, not from its own address.
+		req.Host = pub.Host
+		req.Header.Set("X-Forwarded-Host", pub.Host)
+		req.Header.Set("X-Forwarded-Proto", pub.Scheme)
+	}
 	resp, err := d.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("fetch %s: %w", target, err)
@@ -107,6 +118,16 @@ func (d *Discovery) get(ctx context.Context, public string, v any) error {
 		return fmt.Errorf("fetch %s: %w", target, err)
 	}
 	return nil
+}
+
+// SetPublic makes every later fetch carry the gateway's public host (Host,
+// X-Forwarded-Host, X-Forwarded-Proto), so that an upstream that builds
+// URLs from the request names public URLs, and drops the cache.
+func (d *Discovery) SetPublic(public *url.URL) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.public = public
+	d.doc, d.keys = nil, nil
 }
 
 // Document returns the upstream's discovery document, from the cache when it

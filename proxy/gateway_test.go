@@ -375,3 +375,43 @@ func TestDiscoveryIssParameter(t *testing.T) {
 		}
 	}
 }
+
+func TestDiscoveryNeverNamesTheUpstreamsAddress(t *testing.T) {
+	up, _ := url.Parse("http://10.1.2.3:4000")
+	doc := RewriteDiscovery(map[string]any{
+		"issuer":                 "https://idp.example",
+		"authorization_endpoint": "http://10.1.2.3:4000/auth",
+		"token_endpoint":         "http://10.1.2.3:4000/token",
+		"userinfo_endpoint":      "https://idp.example/me",
+		"service_documentation":  "http://10.1.2.3:40001/docs",
+	}, Options{Upstream: up, Issuer: "https://idp.example", PublicURL: "https://idp.example"})
+	for k, want := range map[string]string{
+		"authorization_endpoint": "https://idp.example/auth",
+		"token_endpoint":         "https://idp.example/token",
+		"userinfo_endpoint":      "https://idp.example/me",
+		"service_documentation":  "http://10.1.2.3:40001/docs",
+	} {
+		if doc[k] != want {
+			t.Errorf("%s = %v, want %s", k, doc[k], want)
+		}
+	}
+}
+
+func TestDiscoveryFetchCarriesThePublicHost(t *testing.T) {
+	var host, fwdHost, fwdProto string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, fwdHost, fwdProto = r.Host, r.Header.Get("X-Forwarded-Host"), r.Header.Get("X-Forwarded-Proto")
+		_, _ = io.WriteString(w, `{"issuer":"https://idp.example","authorization_endpoint":"https://idp.example/auth"}`)
+	}))
+	defer up.Close()
+	u, _ := url.Parse(up.URL)
+	d := NewDiscovery(u, "/.well-known/openid-configuration", http.DefaultClient, time.Minute)
+	pub, _ := url.Parse("https://idp.example")
+	d.SetPublic(pub)
+	if _, err := d.Metadata(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if host != "idp.example" || fwdHost != "idp.example" || fwdProto != "https" {
+		t.Fatalf("Host %q, X-Forwarded-Host %q, X-Forwarded-Proto %q", host, fwdHost, fwdProto)
+	}
+}

@@ -94,6 +94,14 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 	issuer := resolved.Issuer
 	publicURL := strings.TrimSuffix(resolved.PublicURL.String(), "/")
 	parEndpoint := resolved.PARURL
+	if cfg.UpstreamPreserveHost {
+		// Read the upstream's metadata again as a client would see it
+		// through the gateway: with the public host.
+		disc.SetPublic(resolved.PublicURL)
+		if meta, err = disc.WaitMetadata(startCtx, time.Second); err != nil {
+			return fmt.Errorf("PARJARM_UPSTREAM_URL: cannot read the upstream's discovery document: %w", err)
+		}
+	}
 	authzPath := cfg.AuthorizationPath
 	if authzPath == "" {
 		u, err := url.Parse(meta.AuthorizationEndpoint)
