@@ -3,7 +3,8 @@
 # (with the race detector, against a real redis-server each test starts
 # itself), bounded fuzzing of every parser of untrusted input, the static
 # build the Dockerfile makes, the compose file check, and the end-to-end suite
-# (real oidc-provider upstream, real oauth4webapi client, headless Chromium).
+# (real oidc-provider upstream, real oauth4webapi client, headless Chromium)
+# and the README's demo, once.
 #
 # Usage: scripts/test.sh
 # Environment: FUZZTIME (per fuzz target, default 8s), SKIP_E2E=1 to skip the
@@ -65,6 +66,12 @@ docker-compose -f docker-compose.yml config -q
 if [ "${SKIP_E2E:-}" != 1 ]; then
   step "end-to-end"
   E2E_SKIP_BUILD=1 scripts/e2e.sh
+
+  step "demo (scripts/demo.sh --once)"
+  timeout 180 scripts/demo.sh --once >/tmp/parjarm-demo.log 2>&1 \
+    || { cat /tmp/parjarm-demo.log; die "the demo failed"; }
+  grep -q "The flow completed" /tmp/parjarm-demo.log || { cat /tmp/parjarm-demo.log; die "the demo did not complete its flow"; }
+  echo "demo: the PAR + JARM flow completed"
 fi
 
 echo
