@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -116,6 +117,7 @@ func New(opts Options, disc *Discovery, p PAR, jarm Encoder, reg Registry, track
 		ErrorHandler:   g.errorHandler,
 		ErrorLog:       zap.NewStdLog(log.Named("reverseproxy")),
 		FlushInterval:  -1,
+		BufferPool:     bufferPool{},
 	}
 	return g
 }
@@ -243,6 +245,15 @@ func (g *Gateway) writePage(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	oauth.WritePage(w, oe)
 }
+
+// bufferPool reuses the reverse proxy's copy buffers instead of allocating
+// 32 KiB per proxied response.
+type bufferPool struct{}
+
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (bufferPool) Get() []byte  { return *(copyBuffers.Get().(*[]byte)) }
+func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }
 
 // timedTransport observes upstream latency.
 type timedTransport struct {
