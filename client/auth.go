@@ -84,8 +84,13 @@ type Audience struct {
 	IssuerOnly bool
 }
 
-// accepts reports whether aud names one of the accepted audiences.
+// accepts reports whether aud names one of the accepted audiences. With
+// IssuerOnly, aud must be the issuer alone (FAPI 2.0 Security Profile,
+// section 5.3.2.1: the issuer as the single audience value).
 func (a Audience) accepts(aud jwt.Audience) bool {
+	if a.IssuerOnly {
+		return len(aud) == 1 && aud[0] != "" && aud[0] == a.Issuer
+	}
 	for _, v := range aud {
 		if v == "" {
 			continue
