@@ -239,6 +239,17 @@ type Config struct {
 	// headers are trusted. Default empty: none are.
 	TrustedProxies []netip.Prefix `env:"TRUSTED_PROXIES" envDefault:""`
 
+	// RateLimit is how many PAR pushes and authorization requests one
+	// client address may send per second (RFC 9126, section 2.3: 429 when
+	// exceeded); 0 switches rate limiting off. The address is the peer's, or
+	// the last untrusted X-Forwarded-For hop behind PARJARM_TRUSTED_PROXIES.
+	// Default 0.
+	RateLimit float64 `env:"RATE_LIMIT" envDefault:"0"`
+
+	// RateLimitBurst is how many requests above the rate one address may
+	// send at once. Default 20.
+	RateLimitBurst int `env:"RATE_LIMIT_BURST" envDefault:"20"`
+
 	// JWKSFetchTimeout bounds fetching a client's jwks_uri. Default 5s.
 	JWKSFetchTimeout time.Duration `env:"JWKS_FETCH_TIMEOUT" envDefault:"5s"`
 

@@ -153,6 +153,13 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	if c.RateLimit < 0 || c.RateLimit > 1e6 || c.RateLimit != c.RateLimit {
+		p.add("RATE_LIMIT", "%v is out of range; use 0 (off) or a rate per second such as 10", c.RateLimit)
+	}
+	if c.RateLimitBurst > 1e6 {
+		p.add("RATE_LIMIT_BURST", "%d is out of range; use 1 to 1000000", c.RateLimitBurst)
+	}
+
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
 		p.add("LOG_LEVEL", "%q is not a level; use debug, info, warn or error", c.LogLevel)
 	}

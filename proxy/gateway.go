@@ -80,6 +80,9 @@ type Options struct {
 	Metadata map[string]any
 	// Keys are the gateway's public keys, published next to the upstream's.
 	Keys jose.JSONWebKeySet
+	// Limiter limits PAR pushes and authorization requests per client
+	// address; nil means no limit.
+	Limiter *Limiter
 }
 
 // Gateway is the public HTTP handler.
@@ -91,6 +94,7 @@ type Gateway struct {
 	reg     Registry
 	tracker *flow.Tracker
 	rp      *httputil.ReverseProxy
+	limiter *Limiter
 	m       *metrics.Metrics
 	log     *zap.Logger
 }
@@ -109,7 +113,7 @@ func Transport(dial, responseHeader time.Duration) *http.Transport {
 
 // New returns the gateway. jarm may be nil when JARM is disabled.
 func New(opts Options, disc *Discovery, p PAR, jarm Encoder, reg Registry, tracker *flow.Tracker, transport http.RoundTripper, m *metrics.Metrics, log *zap.Logger) *Gateway {
-	g := &Gateway{opts: opts, disc: disc, par: p, jarm: jarm, reg: reg, tracker: tracker, m: m, log: log}
+	g := &Gateway{opts: opts, disc: disc, par: p, jarm: jarm, reg: reg, tracker: tracker, m: m, log: log, limiter: opts.Limiter}
 	g.rp = &httputil.ReverseProxy{
 		Rewrite:        g.rewrite,
 		Transport:      &timedTransport{next: transport, m: m},
@@ -126,13 +130,17 @@ func New(opts Options, disc *Discovery, p PAR, jarm Encoder, reg Registry, track
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch p := r.URL.Path; {
 	case g.opts.PAREnabled && p == g.opts.PARPath:
-		g.par.ServeHTTP(w, r)
+		if !g.limited(w, r, true) {
+			g.par.ServeHTTP(w, r)
+		}
 	case p == g.opts.DiscoveryPath || p == oauthMetadataPath(g.opts.Issuer) || p == "/.well-known/oauth-authorization-server":
 		g.serveDiscovery(w, r)
 	case p == g.opts.JWKSPath:
 		g.serveJWKS(w, r)
 	case p == g.opts.AuthorizationPath:
-		g.authorize(w, r)
+		if !g.limited(w, r, false) {
+			g.authorize(w, r)
+		}
 	case canonicalPath(p) == canonicalPath(g.opts.AuthorizationPath):
 		// A variant of the authorization endpoint's path that the upstream
 		// may treat as the same (case, `;` parameters, `//`, a trailing
@@ -164,14 +172,14 @@ func oauthMetadataPath(issuer string) string {
 }
 
 func (g *Gateway) trusted(remoteAddr string) bool {
-	if len(g.opts.TrustedProxies) == 0 {
-		return false
-	}
 	ap, err := netip.ParseAddrPort(remoteAddr)
 	if err != nil {
 		return false
 	}
-	addr := ap.Addr().Unmap()
+	return g.trustedAddr(ap.Addr().Unmap())
+}
+
+func (g *Gateway) trustedAddr(addr netip.Addr) bool {
 	for _, p := range g.opts.TrustedProxies {
 		if p.Contains(addr) {
 			return true
