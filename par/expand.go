@@ -39,7 +39,8 @@ var errUnknownRequestURI = oauth.ErrInvalidRequestURI.WithDescription("request_u
 //
 // Unknown, expired or another client's request_uri: invalid_request_uri.
 // Store unavailable: temporarily_unavailable. Missing client_id:
-// invalid_request.
+// invalid_request. A stored request that fails the client's current policy
+// returns its Expansion together with the error.
 func (s *Service) Expand(ctx context.Context, clientID, requestURI string) (*Expansion, error) {
 	e, err := s.expand(ctx, clientID, requestURI)
 	outcome := "expanded"
@@ -91,14 +92,18 @@ func (s *Service) expand(ctx context.Context, clientID, requestURI string) (*Exp
 	if !ok {
 		return nil, oauth.ErrInvalidRequestURI.WithDescription("the client is no longer registered")
 	}
-	// RFC 9126, section 7.4: the client's policy may have changed since the push.
+	exp := &Expansion{Client: c, Params: rec.Params, Key: key, ExpiresAt: rec.ExpiresAt}
+	// RFC 9126, section 7.4: the client's policy may have changed since the
+	// push. The Expansion comes back with the error so that the caller can
+	// answer in the client's response mode when its redirect_uri is still
+	// registered.
 	if !rec.Signed && (s.opts.RequireSignedRequestObject || c.RequireSignedRequestObject) {
-		return nil, oauth.ErrInvalidRequest.WithDescription("a signed request object is required")
+		return exp, oauth.ErrInvalidRequest.WithDescription("a signed request object is required")
 	}
 	if err := s.Validate(rec.Params, c); err != nil {
-		return nil, err
+		return exp, err
 	}
-	return &Expansion{Client: c, Params: rec.Params, Key: key, ExpiresAt: rec.ExpiresAt}, nil
+	return exp, nil
 }
 
 // Consume atomically takes the request_uri stored under key (an

@@ -157,7 +157,15 @@ func TestExpandRefuses(t *testing.T) {
 				clientID = ""
 			}
 			x, err := e.svc.Expand(context.Background(), clientID, uri)
-			if x != nil {
+			// A policy failure of a found request comes back with its
+			// Expansion, so the caller can answer in the client's mode;
+			// anything else comes back alone.
+			policy := tt.code == "invalid_request" || tt.code == "unauthorized_client"
+			if policy && tt.clientID == "" {
+				if x == nil || x.Client.ID != "conf" || x.Params.Get("state") == "" {
+					t.Errorf("expansion = %+v, want the stored request", x)
+				}
+			} else if x != nil {
 				t.Errorf("expansion = %+v, want none", x)
 			}
 			wantOAuthError(t, err, tt.status, tt.code)

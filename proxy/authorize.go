@@ -119,6 +119,12 @@ func (g *Gateway) authorizationParams(r *http.Request) (url.Values, error) {
 func (g *Gateway) expand(w http.ResponseWriter, r *http.Request, params url.Values) {
 	exp, err := g.par.Expand(r.Context(), params.Get("client_id"), params.Get("request_uri"))
 	if err != nil {
+		if exp != nil {
+			// The pushed request no longer meets the client's policy (RFC
+			// 9126, section 7.4): a known flow, answered in its mode.
+			g.refuse(w, r, exp.Client, exp.Params, err)
+			return
+		}
 		g.writePage(w, r, err)
 		return
 	}

@@ -402,3 +402,22 @@ func TestPARWithoutJARMDeliversPlainModes(t *testing.T) {
 		})
 	}
 }
+
+func TestPolicyChangeAfterThePushIsAnsweredInTheClientsMode(t *testing.T) {
+	cs, _, _ := jarmClients(t)
+	h := newHarness(t, harnessOptions{jarm: true, clients: cs})
+	uri := h.mustPush("jarm-ES256", url.Values{"response_type": {"code"}, "redirect_uri": {redirectURI}, "state": {"s1"}, "response_mode": {"query.jwt"}})
+	// The operator now requires PKCE of the client (RFC 9126, section 7.4).
+	c, _ := h.gateway.reg.Lookup("jarm-ES256")
+	c.RequirePKCE = true
+	t.Cleanup(func() { c.RequirePKCE = false })
+	before := h.up.count()
+	resp := h.get("/authorize?" + url.Values{"client_id": {"jarm-ES256"}, "request_uri": {uri}}.Encode())
+	claims := h.verify(response(t, resp, "query"), "jarm-ES256")
+	if claims["error"] != "invalid_request" || claims["state"] != "s1" {
+		t.Fatalf("claims %v", claims)
+	}
+	if h.up.count() != before {
+		t.Fatal("the request reached the upstream")
+	}
+}
