@@ -21,7 +21,8 @@ import (
 // immutable once built, so it is safe for concurrent use; reloading means
 // building a new Registry.
 type Registry struct {
-	clients map[string]*Client
+	clients    map[string]*Client
+	requirePAR bool
 }
 
 // Algorithm sets the registry accepts.
@@ -136,6 +137,7 @@ func NewRegistry(clients ...*Client) (*Registry, error) {
 		}
 		c.secretDigest, c.hasSecret = secretDigest(&c)
 		r.clients[c.ID] = &c
+		r.requirePAR = r.requirePAR || c.RequirePAR
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -148,6 +150,12 @@ func (r *Registry) Lookup(id string) (*Client, bool) {
 	c, ok := r.clients[id]
 	return c, ok
 }
+
+// RequiresPAR reports whether any registered client requires pushed
+// authorization requests: then a request whose client the gateway cannot
+// read (an encrypted request object, a request_uri by reference) may be
+// such a client's.
+func (r *Registry) RequiresPAR() bool { return r.requirePAR }
 
 // Len returns the number of registered clients.
 func (r *Registry) Len() int { return len(r.clients) }

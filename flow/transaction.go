@@ -44,6 +44,9 @@ type Transaction struct {
 	// RequestURIKey is the store key of the flow's pushed request, consumed
 	// when the flow completes (RFC 9126, section 4); empty without PAR.
 	RequestURIKey string `json:"request_uri_key,omitempty"`
+	// RememberedKey is the store key of the remembered authorization query
+	// the flow sent upstream, forgotten when the flow completes.
+	RememberedKey string `json:"remembered_key,omitempty"`
 	// ExpiresAt is when the transaction is forgotten.
 	ExpiresAt time.Time `json:"expires_at"`
 }
@@ -86,22 +89,36 @@ func IsID(s string) bool {
 }
 
 // Open stores tx under a fresh id and returns the id. The write is confirmed
-// before Open returns.
-func (t *Tracker) Open(ctx context.Context, tx *Transaction) (string, error) {
+// before Open returns. When upstream is not nil it is the authorization
+// query the flow sends upstream: Open sets its state to the id and
+// remembers it (DESIGN flow 2: many legacy servers save the original URL and
+// replay it after login) until the flow completes or expires.
+func (t *Tracker) Open(ctx context.Context, tx *Transaction, upstream url.Values) (string, error) {
+	id := NewID()
 	tx.ExpiresAt = t.now().Add(t.ttl)
+	if upstream != nil {
+		upstream.Set("state", id)
+		tx.RememberedKey = rememberedKey(upstream)
+	}
 	b, err := json.Marshal(tx)
 	if err != nil {
 		return "", fmt.Errorf("flow: encode transaction: %w", err)
 	}
-	id := NewID()
 	if err := t.store.Put(ctx, store.Key(store.NSTransaction, id), b, t.ttl); err != nil {
 		return "", err
+	}
+	if upstream != nil {
+		if err := t.store.Put(ctx, tx.RememberedKey, []byte{1}, t.ttl); err != nil {
+			return "", err
+		}
 	}
 	return id, nil
 }
 
 // Take atomically removes and returns the transaction id names: of two
-// concurrent Takes only one gets it. ErrUnknown if there is none.
+// concurrent Takes only one gets it. ErrUnknown if there is none. The
+// flow's remembered query is forgotten with it: once the flow is complete,
+// a replay of that query is a request without PAR like any other.
 func (t *Tracker) Take(ctx context.Context, id string) (*Transaction, error) {
 	b, err := t.store.Take(ctx, store.Key(store.NSTransaction, id))
 	if errors.Is(err, store.ErrNotFound) {
@@ -110,7 +127,14 @@ func (t *Tracker) Take(ctx context.Context, id string) (*Transaction, error) {
 	if err != nil {
 		return nil, err
 	}
-	return t.decode(b)
+	tx, err := t.decode(b)
+	if tx != nil && tx.RememberedKey != "" {
+		// A failure fails the completion rather than leave the replay open.
+		if _, ferr := t.store.Take(ctx, tx.RememberedKey); ferr != nil && !errors.Is(ferr, store.ErrNotFound) {
+			return nil, ferr
+		}
+	}
+	return tx, err
 }
 
 func (t *Tracker) decode(b []byte) (*Transaction, error) {
@@ -142,17 +166,14 @@ func (t *Tracker) Peek(ctx context.Context, id string) (*Transaction, error) {
 // parameters have the same canonical form, whatever their encoding.
 func Canonical(q url.Values) string { return q.Encode() }
 
-// Remember records that the gateway sent the authorization query q upstream,
-// for the transaction's lifetime (DESIGN flow 2: many legacy servers save the
-// original URL and replay it after login).
-func (t *Tracker) Remember(ctx context.Context, q url.Values) error {
-	return t.store.Put(ctx, store.Key(store.NSExpanded, Canonical(q)), []byte{1}, t.ttl)
-}
+// rememberedKey is the store key under which the authorization query q is
+// remembered.
+func rememberedKey(q url.Values) string { return store.Key(store.NSExpanded, Canonical(q)) }
 
 // Remembered reports whether q is, parameter for parameter, a query the
 // gateway sent upstream and still remembers.
 func (t *Tracker) Remembered(ctx context.Context, q url.Values) (bool, error) {
-	_, err := t.store.Get(ctx, store.Key(store.NSExpanded, Canonical(q)))
+	_, err := t.store.Get(ctx, rememberedKey(q))
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}

@@ -50,7 +50,7 @@ func TestTracker(t *testing.T) {
 				tr, _ := newTracker(t)
 				in := &Transaction{ClientID: "c", RedirectURI: "https://c.example/cb", ResponseType: "code",
 					Mode: Mode{Base: ModeQuery, JWT: true}, State: "a b&c", HasState: true, RequestURIKey: "k"}
-				id, err := tr.Open(ctx, in)
+				id, err := tr.Open(ctx, in, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -76,7 +76,7 @@ func TestTracker(t *testing.T) {
 			})
 			t.Run("an expired transaction is unknown", func(t *testing.T) {
 				tr, advance := newTracker(t)
-				id, err := tr.Open(ctx, &Transaction{ClientID: "c"})
+				id, err := tr.Open(ctx, &Transaction{ClientID: "c"}, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -87,7 +87,7 @@ func TestTracker(t *testing.T) {
 			})
 			t.Run("of concurrent takes exactly one wins", func(t *testing.T) {
 				tr, _ := newTracker(t)
-				id, err := tr.Open(ctx, &Transaction{ClientID: "c"})
+				id, err := tr.Open(ctx, &Transaction{ClientID: "c"}, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -109,17 +109,46 @@ func TestTracker(t *testing.T) {
 			})
 			t.Run("a remembered query is recognised however it is encoded", func(t *testing.T) {
 				tr, _ := newTracker(t)
-				q := url.Values{"client_id": {"c"}, "state": {NewID()}, "scope": {"openid profile"}}
-				if err := tr.Remember(ctx, q); err != nil {
+				q := url.Values{"client_id": {"c"}, "scope": {"openid profile"}}
+				id, err := tr.Open(ctx, &Transaction{ClientID: "c"}, q)
+				if err != nil {
 					t.Fatal(err)
 				}
-				replay, _ := url.ParseQuery("scope=openid%20profile&state=" + q.Get("state") + "&client_id=c")
+				if q.Get("state") != id {
+					t.Fatalf("the upstream query's state is %q, want the id", q.Get("state"))
+				}
+				replay, _ := url.ParseQuery("scope=openid%20profile&state=" + id + "&client_id=c")
 				if ok, err := tr.Remembered(ctx, replay); err != nil || !ok {
 					t.Fatalf("Remembered = %v, %v", ok, err)
 				}
-				changed := url.Values{"client_id": {"c"}, "state": {q.Get("state")}, "scope": {"openid profile email"}}
+				changed := url.Values{"client_id": {"c"}, "state": {id}, "scope": {"openid profile email"}}
 				if ok, err := tr.Remembered(ctx, changed); err != nil || ok {
 					t.Fatalf("a modified query was recognised: %v, %v", ok, err)
+				}
+			})
+			t.Run("a remembered query is forgotten when its flow completes", func(t *testing.T) {
+				tr, _ := newTracker(t)
+				q := url.Values{"client_id": {"c"}, "scope": {"openid"}}
+				id, err := tr.Open(ctx, &Transaction{ClientID: "c"}, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := tr.Take(ctx, id); err != nil {
+					t.Fatal(err)
+				}
+				if ok, err := tr.Remembered(ctx, q); err != nil || ok {
+					t.Fatalf("Remembered after completion = %v, %v, want false", ok, err)
+				}
+			})
+			t.Run("a remembered query expires with its flow", func(t *testing.T) {
+				tr, advance := newTracker(t)
+				q := url.Values{"client_id": {"c"}}
+				if _, err := tr.Open(ctx, &Transaction{ClientID: "c"}, q); err != nil {
+					t.Fatal(err)
+				}
+				advance(tr.TTL() + 50*time.Millisecond)
+				if ok, err := tr.Remembered(ctx, q); err != nil || ok {
+					t.Fatalf("Remembered after expiry = %v, %v, want false", ok, err)
 				}
 			})
 		})
@@ -136,7 +165,7 @@ func TestTrackerStoreOutage(t *testing.T) {
 	tr := NewTracker(st, time.Minute, nil)
 	srv.Stop()
 	ctx := context.Background()
-	if _, err := tr.Open(ctx, &Transaction{ClientID: "c"}); !errors.Is(err, store.ErrUnavailable) {
+	if _, err := tr.Open(ctx, &Transaction{ClientID: "c"}, url.Values{"a": {"b"}}); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("Open: %v, want ErrUnavailable", err)
 	}
 	if _, err := tr.Take(ctx, NewID()); !errors.Is(err, store.ErrUnavailable) {

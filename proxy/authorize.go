@@ -1,17 +1,16 @@
 package proxy
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
 	"net/url"
-	"strconv"
-	"unicode/utf8"
+	"strings"
 
 	"go.uber.org/zap"
 
+	"github.com/parjarm/parjarm/authreq"
 	"github.com/parjarm/parjarm/client"
 	"github.com/parjarm/parjarm/flow"
 	"github.com/parjarm/parjarm/oauth"
@@ -20,6 +19,9 @@ import (
 )
 
 // authorize handles the upstream's authorization endpoint (DESIGN flow 2).
+// Every decision is made on the parameters authreq.Parse reads (the query
+// and a POST's body together, as the most lenient upstream reads them), and
+// what goes upstream is rebuilt from exactly those parameters.
 func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		w.Header().Set("Allow", "GET, POST")
@@ -39,21 +41,28 @@ func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 
 	c, registered := g.reg.Lookup(params.Get("client_id"))
-	if g.opts.PAREnabled && (g.opts.RequirePAR || (registered && c.RequirePAR)) {
-		// PAR is required (RFC 9126, sections 4 and 6). Only the upstream
-		// re-entering its own authorization endpoint with the exact query the
-		// gateway expanded earlier passes (DESIGN flow 2).
-		known, err := g.tracker.Remembered(ctx, params)
+	if g.opts.PAREnabled {
+		required, err := g.parRequired(params)
 		if err != nil {
-			g.writePage(w, r, storeError(err))
+			g.writePage(w, r, err)
 			return
 		}
-		if !known {
-			g.writePage(w, r, oauth.ErrInvalidRequest.WithDescription("pushed authorization request required: use the pushed_authorization_request_endpoint"))
+		if required {
+			// PAR is required (RFC 9126, sections 4 and 6). Only the upstream
+			// re-entering its own authorization endpoint with the exact query
+			// the gateway expanded earlier passes (DESIGN flow 2).
+			known, err := g.tracker.Remembered(ctx, params)
+			if err != nil {
+				g.writePage(w, r, storeError(err))
+				return
+			}
+			if !known {
+				g.writePage(w, r, oauth.ErrInvalidRequest.WithDescription("pushed authorization request required: use the pushed_authorization_request_endpoint"))
+				return
+			}
+			g.forward(w, r, http.MethodGet, params)
 			return
 		}
-		g.forward(w, r, params)
-		return
 	}
 	if g.opts.JARMEnabled && flow.IsJWTMode(params.Get("response_mode")) {
 		if requestURI != "" || params.Has("request") {
@@ -69,20 +78,66 @@ func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request) {
 		g.track(w, r, c, params, "")
 		return
 	}
-	g.rp.ServeHTTP(w, r)
+	g.forward(w, r, r.Method, params)
+}
+
+// parRequired reports whether PAR is required for the request (RFC 9126,
+// section 6: the server MUST refuse a non-pushed request of a client that
+// requires PAR): by the gateway, or by any client the upstream may take the
+// request for, the client_id parameter's or a request object's (RFC 9101,
+// section 5). A request whose client the gateway cannot read while some
+// client requires PAR is refused: it may be that client's.
+func (g *Gateway) parRequired(params url.Values) (bool, error) {
+	if g.opts.RequirePAR {
+		return true, nil
+	}
+	id := params.Get("client_id")
+	ids := []string{id}
+	requestURI := params.Get("request_uri")
+	if params.Has("request") || requestURI != "" {
+		if !params.Has("client_id") {
+			// RFC 9101, section 5: client_id is required next to request
+			// and request_uri, so the client is known without reading them.
+			return false, oauth.ErrInvalidRequest.WithDescription("client_id is required with request and request_uri (RFC 9101, section 5)")
+		}
+	}
+	if params.Has("request") {
+		inner, readable := authreq.RequestObjectClients(params.Get("request"))
+		if !readable && g.reg.RequiresPAR() {
+			return false, oauth.ErrInvalidRequestObject.WithDescription("the gateway cannot read the request object's client: push it to the pushed_authorization_request_endpoint")
+		}
+		for _, v := range inner {
+			if v != id {
+				// RFC 9101, section 5: the client_id parameter must match
+				// the request object's.
+				return false, oauth.ErrInvalidRequestObject.WithDescription("the request object's client_id and iss must equal the client_id parameter")
+			}
+		}
+		ids = append(ids, inner...)
+	}
+	if requestURI != "" && g.reg.RequiresPAR() {
+		// A request_uri by reference (RFC 9101, section 5.2) names a request
+		// object the upstream fetches and the gateway cannot read.
+		return false, oauth.ErrInvalidRequest.WithDescription("request_uri values other than the gateway's pushed ones are not accepted: push the request to the pushed_authorization_request_endpoint")
+	}
+	for _, v := range ids {
+		if c, ok := g.reg.Lookup(v); ok && c.RequirePAR {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // authorizationParams reads the request's authorization parameters: the
-// query of a GET, the form body of a POST (OpenID Connect Core, 3.1.2.1).
-// Malformed encoding and repeated parameters are refused (RFC 6749, 3.1).
+// query, and for a POST the form body too (authreq.Parse).
 func (g *Gateway) authorizationParams(r *http.Request) (url.Values, error) {
-	raw := r.URL.RawQuery
+	var body string
 	if r.Method == http.MethodPost {
 		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 		if err != nil || mt != "application/x-www-form-urlencoded" {
 			return nil, oauth.ErrInvalidRequest.WithDescription("authorization requests are POSTed as application/x-www-form-urlencoded")
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, g.opts.MaxFormBytes))
+		b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, g.opts.MaxFormBytes))
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
@@ -90,27 +145,9 @@ func (g *Gateway) authorizationParams(r *http.Request) (url.Values, error) {
 			}
 			return nil, oauth.ErrInvalidRequest.WithDescription("cannot read the request body").WithCause(err)
 		}
-		// Restore the body for a pass-through.
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		r.ContentLength = int64(len(body))
-		r.Header.Set("Content-Length", strconv.Itoa(len(body)))
-		raw = string(body)
+		body = string(b)
 	}
-	params, err := url.ParseQuery(raw)
-	if err != nil {
-		return nil, oauth.ErrInvalidRequest.WithDescription("malformed authorization request parameters")
-	}
-	for k, vs := range params {
-		if len(vs) > 1 {
-			return nil, oauth.ErrInvalidRequest.WithDescription("parameter %q is repeated", truncate(k))
-		}
-		// A value that is not UTF-8 could not be carried unchanged (a state
-		// altered in a JWT fails the client's check after the login).
-		if !utf8.ValidString(k) || !utf8.ValidString(vs[0]) {
-			return nil, oauth.ErrInvalidRequest.WithDescription("parameters must be UTF-8")
-		}
-	}
-	return params, nil
+	return authreq.Parse(r.URL.RawQuery, body, g.opts.MaxParams)
 }
 
 // expand serves an authorization request that carries one of our
@@ -159,11 +196,6 @@ func (g *Gateway) track(w http.ResponseWriter, r *http.Request, c *client.Client
 		HasState:      params.Has("state"),
 		RequestURIKey: requestURIKey,
 	}
-	id, err := g.tracker.Open(ctx, tx)
-	if err != nil {
-		g.writePage(w, r, storeError(err))
-		return
-	}
 	up := make(url.Values, len(params))
 	for k, vs := range params {
 		up[k] = append([]string(nil), vs...)
@@ -171,15 +203,14 @@ func (g *Gateway) track(w http.ResponseWriter, r *http.Request, c *client.Client
 	// The upstream answers in its default mode for the response type (a
 	// redirect the gateway can read); the gateway delivers the client's mode.
 	up.Del("response_mode")
-	up.Set("state", id)
-	if err := g.tracker.Remember(ctx, up); err != nil {
+	if _, err := g.tracker.Open(ctx, tx, up); err != nil {
 		g.writePage(w, r, storeError(err))
 		return
 	}
 	if ce := g.log.Check(zap.DebugLevel, "authorization flow opened"); ce != nil {
 		ce.Write(zap.String("client_id", c.ID), zap.String("response_mode", mode.String()), zap.Bool("par", requestURIKey != ""))
 	}
-	g.forward(w, r, up)
+	g.forward(w, r, http.MethodGet, up)
 }
 
 // refuse answers an invalid authorization request. When the client and its
@@ -211,28 +242,32 @@ func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, c *client.Clien
 	out.Write(w)
 }
 
-// forward sends the authorization request upstream as a GET with params as
-// its query.
-func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, params url.Values) {
+// forward sends the authorization request upstream with params and
+// nothing else: a GET with params as its query, or a POST with params as its
+// form body and no query. Whatever else the incoming request carried (a
+// GET's body, a POST's query) never reaches the upstream.
+func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, method string, params url.Values) {
 	out := r.Clone(r.Context())
-	out.Method = http.MethodGet
+	out.Method = method
 	u := *r.URL
-	u.RawQuery = params.Encode()
+	u.RawQuery = ""
 	out.URL = &u
 	out.RequestURI = ""
-	out.Body = http.NoBody
-	out.ContentLength = 0
 	out.Header.Del("Content-Type")
 	out.Header.Del("Content-Length")
-	g.rp.ServeHTTP(w, out)
-}
-
-// truncate shortens attacker-chosen text before it goes into a description.
-func truncate(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
+	out.Header.Del("Transfer-Encoding")
+	out.TransferEncoding = nil
+	if method == http.MethodPost {
+		body := params.Encode()
+		out.Body = io.NopCloser(strings.NewReader(body))
+		out.ContentLength = int64(len(body))
+		out.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	} else {
+		u.RawQuery = params.Encode()
+		out.Body = http.NoBody
+		out.ContentLength = 0
 	}
-	return s
+	g.rp.ServeHTTP(w, out)
 }
 
 // storeError maps a store failure to the OAuth error answered for it.

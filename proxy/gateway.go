@@ -43,6 +43,8 @@ type Encoder interface {
 // Registry looks up registered clients.
 type Registry interface {
 	Lookup(id string) (*client.Client, bool)
+	// RequiresPAR reports whether any client requires PAR.
+	RequiresPAR() bool
 }
 
 // Options configures the gateway; all plain values.
@@ -75,6 +77,9 @@ type Options struct {
 	DialTimeout, ResponseHeaderTimeout time.Duration
 	// MaxFormBytes bounds a POSTed authorization request.
 	MaxFormBytes int64
+	// MaxParams bounds the parameters of an authorization request (0: no
+	// limit).
+	MaxParams int
 	// Metadata adds JARM members to discovery
 	// (authorization_signing_alg_values_supported, …).
 	Metadata map[string]any
@@ -152,13 +157,22 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // canonicalPath folds the ways an upstream may read one path: case, `;`
-// segment parameters, repeated or trailing slashes, dot segments.
+// segment parameters, repeated or trailing slashes, dot segments, trailing
+// dots and spaces (IIS), and a format suffix on the last segment
+// (`/authorize.json`: Rails and Spring's suffix matching route it to the
+// same action).
 func canonicalPath(p string) string {
 	segs := strings.Split(p, "/")
 	for i, s := range segs {
-		segs[i], _, _ = strings.Cut(s, ";")
+		s, _, _ = strings.Cut(s, ";")
+		segs[i] = strings.TrimRight(s, ". ")
 	}
-	return strings.ToLower(path.Clean("/" + strings.Join(segs, "/")))
+	c := strings.ToLower(path.Clean("/" + strings.Join(segs, "/")))
+	if dir, last := path.Split(c); strings.Contains(last, ".") {
+		last, _, _ = strings.Cut(last, ".")
+		c = dir + last
+	}
+	return c
 }
 
 // oauthMetadataPath is the RFC 8414 (section 3) metadata path for issuer:

@@ -39,7 +39,8 @@ type legacy struct {
 	keys   jose.JSONWebKeySet
 
 	mu          sync.Mutex
-	received    []url.Values // queries its authorization endpoint saw
+	received    []url.Values // parameters its authorization endpoint read
+	raw         []rawRequest // and the requests they came in
 	interactive bool
 	// respond builds the final redirect for an authorization request.
 	respond func(q url.Values) string
@@ -70,9 +71,18 @@ func newLegacy(t testing.TB, issuer string) *legacy {
 	})
 	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, l.keys) })
 	mux.HandleFunc("/authorize", func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
+		// Like fosite (ORY Hydra), Java's getParameter or PHP's $_REQUEST,
+		// it reads the query and a POST's form body as one set.
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(strings.NewReader(string(body)))
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, "malformed form", http.StatusBadRequest)
+			return
+		}
+		q := r.Form
 		l.mu.Lock()
 		l.received = append(l.received, q)
+		l.raw = append(l.raw, rawRequest{method: r.Method, query: r.URL.RawQuery, body: string(body)})
 		interactive := l.interactive
 		respond := l.respond
 		l.mu.Unlock()
@@ -133,6 +143,18 @@ func defaultResponse(q url.Values) string {
 		return q.Get("redirect_uri") + "#" + resp.Encode()
 	}
 	return q.Get("redirect_uri") + sep + resp.Encode()
+}
+
+// rawRequest is one request the upstream's authorization endpoint received.
+type rawRequest struct{ method, query, body string }
+
+func (l *legacy) lastRaw() rawRequest {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.raw) == 0 {
+		l.t.Fatal("the upstream received no authorization request")
+	}
+	return l.raw[len(l.raw)-1]
 }
 
 func (l *legacy) setInteractive(v bool) { l.mu.Lock(); l.interactive = v; l.mu.Unlock() }

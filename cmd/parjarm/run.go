@@ -189,6 +189,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		DialTimeout:           cfg.UpstreamDialTimeout,
 		ResponseHeaderTimeout: cfg.UpstreamTimeout,
 		MaxFormBytes:          cfg.PARMaxBodyBytes,
+		MaxParams:             cfg.MaxParams,
 		Metadata:              jarmMeta,
 		Keys:                  keys.Public(),
 		Limiter:               proxy.NewLimiter(cfg.RateLimit, cfg.RateLimitBurst, nil),
