@@ -22,10 +22,16 @@ const (
 	DefaultMinRefreshInterval = 10 * time.Second
 )
 
+// MaxRedirects is how many redirects one jwks_uri fetch follows.
+const MaxRedirects = 3
+
 // FetchOptions configures a KeyFetcher. Zero values take the defaults.
 type FetchOptions struct {
-	// HTTPClient fetches jwks_uri documents. Default: a client that follows
-	// at most 3 redirects, each to an https (or loopback http) URL.
+	// HTTPClient fetches jwks_uri documents: its Transport, Jar and Timeout
+	// are used, never its CheckRedirect. The fetcher works on a copy that
+	// follows at most MaxRedirects redirects, each to an https URL that
+	// would be accepted as a jwks_uri (see checkRedirect). Default: a
+	// client over http.DefaultTransport.
 	HTTPClient *http.Client
 	// Timeout bounds one fetch, connection to last byte. Default 5 s.
 	Timeout time.Duration
@@ -90,20 +96,37 @@ func NewKeyFetcher(opts FetchOptions) *KeyFetcher {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{CheckRedirect: checkRedirect}
+	// The redirect policy is the fetcher's own whatever client it is given
+	// (a client's redirect policy is not a transport setting): it is set on
+	// a copy, the caller's client is left as it was.
+	var hc http.Client
+	if opts.HTTPClient != nil {
+		hc = *opts.HTTPClient
 	}
+	hc.CheckRedirect = checkRedirect
+	opts.HTTPClient = &hc
 	return &KeyFetcher{opts: opts, entries: make(map[string]*keyEntry)}
 }
 
-// checkRedirect follows at most 3 redirects, each to a URL that would be
-// accepted as a jwks_uri.
+// checkRedirect is the redirect policy of every jwks_uri fetch: at most
+// MaxRedirects redirects, each to an https URL that checkJWKSURI accepts.
+// A redirect never leads to http, not even to a loopback host as a
+// registered jwks_uri may: from an https jwks_uri it would let anyone on the
+// path supply the keys the gateway trusts (RFC 7515, section 4.1.2 requires
+// TLS with a validated server identity for the like "jku" fetch), and it
+// would let the host of a jwks_uri send the gateway's GETs to services
+// listening on the gateway's own loopback interface.
 func checkRedirect(req *http.Request, via []*http.Request) error {
-	if len(via) >= 3 {
-		return errors.New("too many redirects")
+	// via holds the requests made so far: len(via) is this redirect's number.
+	if len(via) > MaxRedirects {
+		return fmt.Errorf("more than %d redirects", MaxRedirects)
+	}
+	target := req.URL.Scheme + "://" + req.URL.Host
+	if req.URL.Scheme != "https" {
+		return fmt.Errorf("redirect to %q refused: a redirect must use https", target)
 	}
 	if msg := checkJWKSURI(req.URL.String()); msg != "" {
-		return errors.New("redirect to a URL that " + msg)
+		return fmt.Errorf("redirect to %q refused: the URL %s", target, msg)
 	}
 	return nil
 }

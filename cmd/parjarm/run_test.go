@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -286,5 +287,82 @@ func TestTheExampleClientsFileIsValid(t *testing.T) {
 	var out syncBuffer
 	if err := run(context.Background(), []string{"check"}, env, &out); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRunFetchesJWKSURIWithTheRedirectPolicy runs the gateway as it is wired
+// and pushes, unauthenticated, with an assertion signed by a key of the
+// attacker's: the client's jwks_uri redirects to another URL that serves
+// that key. The wiring gives the key fetcher its own HTTP client, which
+// once replaced the fetcher's redirect policy with Go's (10 redirects, any
+// scheme and host). The push must fail with 401 invalid_client and the
+// redirect target must never be contacted.
+func TestRunFetchesJWKSURIWithTheRedirectPolicy(t *testing.T) {
+	attacker, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	var hijacked, fetched atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		hijacked.Add(1)
+		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: attacker.Public(), KeyID: "attacker", Algorithm: "ES256", Use: "sig"}}})
+	}))
+	t.Cleanup(target.Close)
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetched.Add(1)
+		http.Redirect(w, r, target.URL+"/jwks", http.StatusFound)
+	}))
+	t.Cleanup(origin.Close)
+	clients := `{"clients":[{"client_id":"remote","token_endpoint_auth_method":"private_key_jwt","jwks_uri":"` + origin.URL + `/jwks","redirect_uris":["https://app.example/cb"]}]}`
+
+	listen, admin := freeAddr(t), freeAddr(t)
+	issuer := "http://" + listen
+	up := upstream(t, issuer, jose.JSONWebKeySet{})
+	env := map[string]string{
+		"PARJARM_UPSTREAM_URL": up.URL, "PARJARM_ISSUER": issuer, "PARJARM_ALLOW_INSECURE_HTTP": "true",
+		"PARJARM_LISTEN_ADDR": listen, "PARJARM_ADMIN_ADDR": admin,
+		"PARJARM_CLIENTS_FILE": writeFile(t, "clients.json", clients),
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, env, &out) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	waitReady(t, "http://"+admin+"/readyz", done)
+
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: attacker, KeyID: "attacker"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	claims, _ := json.Marshal(map[string]any{"iss": "remote", "sub": "remote", "aud": issuer, "jti": "attacker-1",
+		"iat": now.Unix(), "exp": now.Add(time.Minute).Unix()})
+	jws, err := signer.Sign(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertion, _ := jws.CompactSerialize()
+	form := url.Values{"client_id": {"remote"}, "response_type": {"code"}, "redirect_uri": {"https://app.example/cb"}, "scope": {"openid"},
+		"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"},
+		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {assertion}}
+	resp, err := http.PostForm(issuer+"/par", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var answer struct {
+		Error string `json:"error"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&answer)
+	if resp.StatusCode != http.StatusUnauthorized || answer.Error != "invalid_client" {
+		t.Errorf("push: %d %q, want 401 invalid_client", resp.StatusCode, answer.Error)
+	}
+	if n := fetched.Load(); n != 1 {
+		t.Errorf("the jwks_uri was fetched %d times, want 1", n)
+	}
+	if n := hijacked.Load(); n != 0 {
+		t.Errorf("the redirect target received %d requests, want none", n)
 	}
 }
