@@ -191,7 +191,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		MaxFormBytes:          cfg.PARMaxBodyBytes,
 		Metadata:              jarmMeta,
 		Keys:                  keys.Public(),
-		Limiter:               proxy.NewLimiter(cfg.RateLimit, cfg.RateLimitBurst, nil),
+		Limiter:               proxy.NewLimiter(cfg.RateLimit, cfg.RateLimitBurst, cfg.RateLimitIPv6Prefix, nil),
 	}, disc, parSvc, encoder, reg, flow.NewTracker(st, cfg.TransactionTTL, nil), transport, m, log.Named("proxy"))
 
 	public := &http.Server{
