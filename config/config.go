@@ -242,13 +242,22 @@ type Config struct {
 	// RateLimit is how many PAR pushes and authorization requests one
 	// client address may send per second (RFC 9126, section 2.3: 429 when
 	// exceeded); 0 switches rate limiting off. The address is the peer's, or
-	// the last untrusted X-Forwarded-For hop behind PARJARM_TRUSTED_PROXIES.
+	// the last untrusted X-Forwarded-For hop behind PARJARM_TRUSTED_PROXIES;
+	// IPv6 addresses count per network (PARJARM_RATE_LIMIT_IPV6_PREFIX).
 	// Default 0.
 	RateLimit float64 `env:"RATE_LIMIT" envDefault:"0"`
 
 	// RateLimitBurst is how many requests above the rate one address may
 	// send at once. Default 20.
 	RateLimitBurst int `env:"RATE_LIMIT_BURST" envDefault:"20"`
+
+	// RateLimitIPv6Prefix is the length of the IPv6 networks whose
+	// addresses share one rate-limit budget. A site is usually given a
+	// whole /64 and its hosts pick addresses in it freely, so counting
+	// each address apart would give one site 2^64 budgets. IPv4 addresses
+	// (also IPv4-mapped ones) are counted one by one. Between 32 and 128.
+	// Default 64.
+	RateLimitIPv6Prefix int `env:"RATE_LIMIT_IPV6_PREFIX" envDefault:"64"`
 
 	// JWKSFetchTimeout bounds fetching a client's jwks_uri. Default 5s.
 	JWKSFetchTimeout time.Duration `env:"JWKS_FETCH_TIMEOUT" envDefault:"5s"`

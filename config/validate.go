@@ -65,6 +65,8 @@ var intBounds = map[string]bounds{
 	Prefix + "PAR_MAX_BODY_BYTES": {lo: 1024, hi: 10 << 20},
 	Prefix + "MAX_PARAMS":         {lo: 1, hi: 10000},
 	Prefix + "JWKS_MAX_BYTES":     {lo: 1024, hi: 10 << 20},
+	// An IPv6 /32 is what a registry allocates to an ISP; /128 is one address.
+	Prefix + "RATE_LIMIT_IPV6_PREFIX": {lo: 32, hi: 128},
 }
 
 // Validate reports every problem of c at once, as an errors.Join of

@@ -192,7 +192,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		MaxParams:             cfg.MaxParams,
 		Metadata:              jarmMeta,
 		Keys:                  keys.Public(),
-		Limiter:               proxy.NewLimiter(cfg.RateLimit, cfg.RateLimitBurst, nil),
+		Limiter:               proxy.NewLimiter(cfg.RateLimit, cfg.RateLimitBurst, cfg.RateLimitIPv6Prefix, nil),
 	}, disc, parSvc, encoder, reg, flow.NewTracker(st, cfg.TransactionTTL, nil), transport, m, log.Named("proxy"))
 
 	public := &http.Server{

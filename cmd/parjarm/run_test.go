@@ -90,6 +90,7 @@ func TestRunRefusesInvalidConfiguration(t *testing.T) {
 			"PARJARM_CLIENTS_FILE": "CLIENTS:" + `{"clients":[{"client_id":"bank-app","client_secret":"x"}]}`}, []string{"PARJARM_CLIENTS_FILE", `client "bank-app"`, "redirect_uris"}},
 		{"an unreadable key file", map[string]string{"PARJARM_UPSTREAM_URL": "http://127.0.0.1:1", "PARJARM_SIGNING_KEYS_FILE": "/nonexistent/keys.json"}, []string{"PARJARM_SIGNING_KEYS_FILE"}},
 		{"an unknown signing key id", map[string]string{"PARJARM_UPSTREAM_URL": "http://127.0.0.1:1", "PARJARM_SIGNING_KEY_ID": "nope"}, []string{"PARJARM_SIGNING_KEY_ID"}},
+		{"an IPv6 rate-limit prefix out of range", map[string]string{"PARJARM_UPSTREAM_URL": "http://127.0.0.1:1", "PARJARM_RATE_LIMIT_IPV6_PREFIX": "16"}, []string{"PARJARM_RATE_LIMIT_IPV6_PREFIX", "32 minimum"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -153,6 +154,49 @@ func TestRunRefusesAKidClashWithTheUpstream(t *testing.T) {
 	err := run(context.Background(), nil, env, &out)
 	if err == nil || !strings.Contains(err.Error(), "shared-kid") || !strings.Contains(err.Error(), "PARJARM_SIGNING_KEYS_FILE") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestRunGroupsIPv6ByTheConfiguredPrefix: with PARJARM_RATE_LIMIT_IPV6_PREFIX
+// at 56, two /64s of one /56 share a budget, which the default /64 would
+// not.
+func TestRunGroupsIPv6ByTheConfiguredPrefix(t *testing.T) {
+	listen, admin := freeAddr(t), freeAddr(t)
+	issuer := "http://" + listen
+	up := upstream(t, issuer, jose.JSONWebKeySet{})
+	env := map[string]string{
+		"PARJARM_UPSTREAM_URL": up.URL, "PARJARM_ISSUER": issuer, "PARJARM_ALLOW_INSECURE_HTTP": "true",
+		"PARJARM_LISTEN_ADDR": listen, "PARJARM_ADMIN_ADDR": admin,
+		"PARJARM_CLIENTS_FILE": writeFile(t, "clients.json", clientsJSON),
+		"PARJARM_RATE_LIMIT":   "0.001", "PARJARM_RATE_LIMIT_BURST": "1", "PARJARM_RATE_LIMIT_IPV6_PREFIX": "56",
+		"PARJARM_TRUSTED_PROXIES": "127.0.0.1/32",
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, env, &out) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitReady(t, "http://"+admin+"/readyz", done)
+
+	status := func(xff string) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, issuer+"/auth?client_id=app", nil)
+		req.Header.Set("X-Forwarded-For", xff)
+		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := status("2001:db8:1:2::1"); s == http.StatusTooManyRequests {
+		t.Fatal("the first request was limited")
+	}
+	if s := status("2001:db8:1:3::1"); s != http.StatusTooManyRequests {
+		t.Fatalf("another /64 of the same /56: status %d, want 429", s)
+	}
+	if s := status("2001:db8:1:100::1"); s == http.StatusTooManyRequests {
+		t.Fatal("another /56 shared the budget")
 	}
 }
 
