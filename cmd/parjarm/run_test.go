@@ -25,15 +25,25 @@ import (
 	"github.com/parjarm/parjarm/internal/redistest"
 )
 
-// freeAddr returns a loopback address with a port that was free a moment ago.
+// handedOut are the addresses freeAddr returned: the kernel may give a port
+// that was just closed again, and two listeners of one gateway must differ.
+var handedOut sync.Map
+
+// freeAddr returns a loopback address with a port that was free a moment
+// ago and that no earlier call returned.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		if _, dup := handedOut.LoadOrStore(addr, true); !dup {
+			return addr
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // upstream is a minimal legacy server: discovery and a key set.
