@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 )
@@ -22,7 +23,9 @@ type Metadata struct {
 	Issuer string
 	// AuthorizationEndpoint is the upstream's public authorization endpoint.
 	AuthorizationEndpoint string
-	// TokenEndpoint is the upstream's public token endpoint.
+	// TokenEndpoint is the upstream's token endpoint as its document names
+	// it: on the upstream's own address when the public Host is not
+	// preserved (PublicEndpoint maps it to the URL clients are told).
 	TokenEndpoint string
 	// JWKSURI is the upstream's public key set URL.
 	JWKSURI string
@@ -67,6 +70,27 @@ func (d *Discovery) upstreamURL(public string) (string, error) {
 	u.RawPath = ""
 	u.RawQuery = p.RawQuery
 	return u.String(), nil
+}
+
+// PublicEndpoint maps a URL the upstream names on its own address
+// (PARJARM_UPSTREAM_URL, as an upstream that builds URLs from the Host it
+// sees does when the gateway does not preserve the public Host) to the same
+// path on the gateway's public URL; any other string is returned unchanged.
+// It is the one rewriting both for what discovery publishes
+// (RewriteDiscovery) and for what the gateway accepts as that endpoint (the
+// private_key_jwt audience): an advertised URL and an accepted one cannot
+// differ.
+func PublicEndpoint(upstream *url.URL, publicURL, s string) string {
+	if upstream == nil {
+		return s
+	}
+	origin, public := strings.TrimSuffix(upstream.String(), "/"), strings.TrimSuffix(publicURL, "/")
+	if origin == "" || public == "" || (s != origin && !strings.HasPrefix(s, origin+"/")) {
+		return s
+	}
+	// An upstream that names its own address would send clients around the
+	// gateway.
+	return public + strings.TrimPrefix(s, origin)
 }
 
 func joinPath(base, p string) string {

@@ -204,10 +204,21 @@ func (g *Gateway) trustedAddr(addr netip.Addr) bool {
 
 // rewrite routes a request to the upstream: the public Host is kept (so the
 // upstream builds public URLs), X-Forwarded-* are set, and a trusted proxy's
-// own X-Forwarded-* are kept.
+// own X-Forwarded-* are kept. httputil drops only the incoming
+// X-Forwarded-For/-Host/-Proto and Forwarded; every other forwarding or
+// routing header (forwardingHeaders) is removed here, from an untrusted peer
+// all of them, from a trusted proxy those that route inside the upstream.
+// Every request the gateway sends upstream for a client goes through here,
+// including those it builds itself (the authorization endpoint's forward).
 func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	trusted := g.trusted(pr.In.RemoteAddr)
+	stripForwardingHeaders(pr.Out.Header, trusted)
 	if trusted {
+		// httputil removed RFC 7239 Forwarded; the trusted proxy's is
+		// passed on as it wrote it.
+		if v := pr.In.Header["Forwarded"]; len(v) > 0 {
+			pr.Out.Header["Forwarded"] = v
+		}
 		pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 	}
 	pr.SetURL(g.opts.Upstream)

@@ -18,15 +18,9 @@ import (
 // pointing at the merged key set. The upstream document is not modified.
 func RewriteDiscovery(upstream map[string]any, o Options) map[string]any {
 	doc := make(map[string]any, len(upstream)+8)
-	origin, public := "", strings.TrimSuffix(o.PublicURL, "/")
-	if o.Upstream != nil {
-		origin = strings.TrimSuffix(o.Upstream.String(), "/")
-	}
 	for k, v := range upstream {
-		// An upstream that names its own address (it built URLs from the
-		// Host it saw) would send clients around the gateway.
-		if s, ok := v.(string); ok && origin != "" && public != "" && (s == origin || strings.HasPrefix(s, origin+"/")) {
-			v = public + strings.TrimPrefix(s, origin)
+		if s, ok := v.(string); ok {
+			v = PublicEndpoint(o.Upstream, o.PublicURL, s)
 		}
 		doc[k] = v
 	}

@@ -132,8 +132,12 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		Keys:     fetcher,
 		Replay:   st,
 		Audience: client.Audience{
-			Issuer:        issuer,
-			TokenEndpoint: meta.TokenEndpoint,
+			Issuer: issuer,
+			// The token endpoint as discovery advertises it (RFC 7523
+			// section 3: the client names the URL it was given): with
+			// PARJARM_UPSTREAM_PRESERVE_HOST=false the upstream's metadata
+			// names its internal address, which no client is told.
+			TokenEndpoint: proxy.PublicEndpoint(cfg.UpstreamURL, publicURL, meta.TokenEndpoint),
 			PAREndpoint:   parEndpoint,
 			IssuerOnly:    cfg.ClientAssertionAudience == config.AudienceIssuer,
 		},
