@@ -74,7 +74,7 @@ type invalidator interface {
 type Audience struct {
 	// Issuer is the authorization server's issuer identifier.
 	Issuer string
-	// TokenEndpoint is the upstream token endpoint URL.
+	// TokenEndpoint is the token endpoint URL discovery advertises.
 	TokenEndpoint string
 	// PAREndpoint is the gateway's PAR endpoint URL.
 	PAREndpoint string
