@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { UserAgent } from '../agent.mjs';
-import { discover, redeem, validateJarm } from '../lib/client.mjs';
+import { discover, oauth, redeem, rpClient, validateJarm } from '../lib/client.mjs';
 import { assertGatewayFronts, expectJarmClaims, expectJarmDelivery, parFlow } from '../lib/flows.mjs';
 import { HYDRA_CLIENTS, startHydraWorld, SUBJECT } from '../lib/hydra.mjs';
 
@@ -69,6 +69,22 @@ describe('through the gateway in front of ORY Hydra v2.3.0', () => {
     assert.equal(claims.sub, SUBJECT.sub);
     assert.deepEqual([claims.aud].flat(), [c.id]);
     assert.equal(claims.email, SUBJECT.email, 'the consent app granted the ID Token claims');
+  }));
+
+  // Issue 8 (interop). Hydra sends the browser back to its authorization
+  // endpoint after login and after consent with the query it received plus
+  // login_verifier (then consent_verifier): not the exact query the gateway
+  // expanded, so a gateway that only lets that exact query through refuses
+  // every PAR flow of a client that must use PAR.
+  test('PAR flow of a client that must use PAR completes through Hydra (login and consent re-enter with a verifier added)', withLogs(async () => {
+    const c = C(HYDRA_CLIENTS.conf);
+    const ua = new UserAgent();
+    const { req, result } = await parFlow(as, c, {}, { agent: ua });
+    const trail = ua.history.map((h) => `${h.method} ${h.url.slice(0, 160)} -> ${h.status}`).join('\n  ');
+    assert.equal(result.kind, 'redirect', `expected the client's callback, got ${result.kind} ${result.status} ${result.html?.match(/<dd id="error">[^<]*<\/dd>/)?.[0] ?? ''}:\n  ${trail}`);
+    const params = oauth.validateAuthResponse(as, rpClient(c), result.url.searchParams, req.state);
+    const { claims } = await redeem(as, c, params, { codeVerifier: req.codeVerifier, nonce: req.nonce });
+    assert.equal(claims.sub, SUBJECT.sub);
   }));
 
   // Issue 13, defect 1. The client `conf` must use PAR (it is registered with
