@@ -46,15 +46,41 @@ const pg = {
 
 async function psql(sql) {
   try {
-    await run('psql', ['-h', pg.host, '-p', pg.port, '-U', pg.user, '-d', 'postgres', '-v', 'ON_ERROR_STOP=1', '-qAtc', sql], { timeout: 30000 });
+    const { stdout } = await run('psql', ['-h', pg.host, '-p', pg.port, '-U', pg.user, '-d', 'postgres', '-v', 'ON_ERROR_STOP=1', '-qAtc', sql], { timeout: 30000 });
+    return stdout;
   } catch (err) {
     throw new Error(`psql -h ${pg.host} -p ${pg.port} -U ${pg.user} -c "${sql}" failed: ${err.stderr || err.message}`);
   }
 }
 
-/** createDatabase creates a fresh database and resolves to { name, dsn, drop() }. */
+const DB_PREFIX = 'parjarm_e2e_hydra_';
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === 'EPERM';
+  }
+}
+
+// dropStaleDatabases drops the databases of earlier runs whose node process
+// is gone (killed before its cleanup ran); those of live runs stay.
+async function dropStaleDatabases() {
+  const names = (await psql(`select datname from pg_database where datname like '${DB_PREFIX}%'`)).split('\n').filter(Boolean);
+  for (const name of names) {
+    const m = name.match(/^parjarm_e2e_hydra_(\d+)_[0-9a-f]+$/);
+    if (m && !alive(Number(m[1]))) await psql(`drop database if exists ${name} with (force)`);
+  }
+}
+
+/**
+ * createDatabase creates a fresh database, named after this process, and
+ * resolves to { name, dsn, drop() }.
+ */
 export async function createDatabase() {
-  const name = `parjarm_e2e_hydra_${process.pid}_${randomBytes(4).toString('hex')}`;
+  await dropStaleDatabases();
+  const name = `${DB_PREFIX}${process.pid}_${randomBytes(4).toString('hex')}`;
   await psql(`create database ${name}`);
   return {
     name,
@@ -218,11 +244,16 @@ function makeClients(callbackBase) {
 export async function startHydraWorld({ gatewayEnv = {}, log } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'parjarm-e2e-hydra-'));
   const started = [];
+  // close stops everything even when a step fails, then reports the
+  // failures (a database left behind is worth a red test).
   const close = async () => {
+    const errors = [];
     for (const s of started.reverse()) {
-      await s().catch((err) => log?.(`cleanup: ${err.message}`));
+      await s().catch((err) => errors.push(err));
     }
+    started.length = 0;
     rmSync(dir, { recursive: true, force: true });
+    if (errors.length) throw new AggregateError(errors, `stopping the Hydra world: ${errors.map((e) => e.message).join('; ')}`);
   };
   try {
     const callback = await startCallbackServer();
@@ -309,7 +340,7 @@ export async function startHydraWorld({ gatewayEnv = {}, log } = {}) {
       close,
     };
   } catch (err) {
-    await close();
+    await close().catch(() => {});
     throw err;
   }
 }
