@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # End-to-end suite: the parjarm binary between a real legacy authorization
 # server (node oidc-provider, PAR and JARM off) and a real client library
-# (oauth4webapi), with a private redis-server and headless Chromium.
+# (oauth4webapi), with a private redis-server and headless Chromium; and in
+# front of ORY Hydra (e2e/test/hydra.test.mjs), built once by scripts/hydra.sh
+# and run on a fresh database of the local PostgreSQL.
 #
 # Usage (from anywhere): scripts/e2e.sh [test files...]
 #   default: every e2e/test/*.test.mjs
 # Environment: E2E_TIMEOUT (seconds for the whole run, default 900),
 #              E2E_TEST_TIMEOUT_MS (per test, default 180000),
-#              E2E_SKIP_INSTALL=1 (skip apt-get and npm ci), E2E_SKIP_BUILD=1.
+#              E2E_SKIP_INSTALL=1 (skip apt-get and npm ci), E2E_SKIP_BUILD=1,
+#              HYDRA_BIN (a Hydra binary to use instead of building one),
+#              PGHOST, PGPORT, PGUSER, PGPASSWORD (PostgreSQL for Hydra;
+#              default 127.0.0.1:5432, user postgres, trust authentication).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -52,6 +57,34 @@ if [ "$#" -gt 0 ]; then
   tests=("$@")
 else
   tests=(e2e/test/*.test.mjs)
+fi
+
+# Hydra's tests need PostgreSQL and the Hydra binary; only when selected.
+hydra_selected() {
+  local t
+  for t in "${tests[@]}"; do
+    case "$(basename "$t")" in *hydra*) return 0 ;; esac
+  done
+  return 1
+}
+pg_up() {
+  psql -h "${PGHOST:-127.0.0.1}" -p "${PGPORT:-5432}" -U "${PGUSER:-postgres}" -d postgres -qAtc 'select 1' >/dev/null 2>&1
+}
+if hydra_selected; then
+  command -v psql >/dev/null 2>&1 \
+    || die "psql is missing: the Hydra tests need PostgreSQL on ${PGHOST:-127.0.0.1}:${PGPORT:-5432} (e.g. apt-get install -y postgresql, trust or PGPASSWORD for user ${PGUSER:-postgres}); or leave out e2e/test/hydra.test.mjs"
+  if ! pg_up && command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+    echo "e2e: PostgreSQL is not answering; starting its cluster with pg_ctlcluster" >&2
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    for v in $(ls /etc/postgresql); do
+      $sudo pg_ctlcluster --skip-systemctl-redirect "$v" main start || true
+    done
+    for _ in $(seq 1 30); do pg_up && break; sleep 0.5; done
+  fi
+  pg_up || die "PostgreSQL is not reachable with psql -h ${PGHOST:-127.0.0.1} -p ${PGPORT:-5432} -U ${PGUSER:-postgres} (the Hydra tests create and drop a database there); start it, or leave out e2e/test/hydra.test.mjs"
+  HYDRA_BIN=$(scripts/hydra.sh) || die "cannot build ORY Hydra (scripts/hydra.sh failed, see above)"
+  export HYDRA_BIN
 fi
 
 rm -rf e2e/artifacts

@@ -1,11 +1,10 @@
 // Runs the parjarm gateway binary as an operator would: configured only by
 // PARJARM_* environment variables, ready when the admin /readyz says 200.
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { stopProcess, tail, waitFor } from './net.mjs';
+import { startService } from './net.mjs';
 
 /** REPO_ROOT is the repository root (the parent of e2e/). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -40,43 +39,27 @@ export async function startGateway({ port, adminPort, upstreamUrl, issuer, clien
     ...(redisUrl ? { PARJARM_REDIS_URL: redisUrl } : {}),
     ...env,
   };
-  // Only PATH/HOME from the parent: no stray PARJARM_* settings leak in.
-  const child = spawn(bin, [], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME ?? '/tmp', ...gwEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const logs = [];
-  const keep = (line) => {
-    logs.push(line);
-    if (logs.length > 400) logs.shift();
-    onLine?.(line);
-  };
-  tail(child.stdout, 1, keep);
-  tail(child.stderr, 1, keep);
-  const spawnError = new Promise((_, reject) => child.once('error', (e) => reject(new Error(`cannot start ${bin}: ${e.message}`))));
   const adminUrl = `http://127.0.0.1:${adminPort}`;
-  try {
-    await Promise.race([
-      spawnError,
-      waitFor(async () => {
-        if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}`);
-        const r = await fetch(`${adminUrl}/readyz`, { signal: AbortSignal.timeout(1000) });
-        await r.arrayBuffer();
-        return r.status === 200;
-      }, { timeoutMs: readyTimeoutMs, intervalMs: 150, describe: () => `${name} ${adminUrl}/readyz to answer 200` }),
-    ]);
-  } catch (err) {
-    await stopProcess(child, 1000);
-    err.message += `\n--- ${name} log ---\n${logs.slice(-60).join('\n')}`;
-    throw err;
-  }
+  // Only PATH/HOME from the parent: no stray PARJARM_* settings leak in.
+  const svc = await startService(bin, [], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME ?? '/tmp', ...gwEnv },
+    name,
+    onLine,
+    timeoutMs: readyTimeoutMs,
+    describe: () => `${name} ${adminUrl}/readyz to answer 200`,
+    ready: async () => {
+      const r = await fetch(`${adminUrl}/readyz`, { signal: AbortSignal.timeout(1000) });
+      await r.arrayBuffer();
+      return r.status === 200;
+    },
+  });
   return {
     name,
     url: `http://127.0.0.1:${port}`,
     adminUrl,
     env: gwEnv,
-    child,
-    logs: () => logs.join('\n'),
-    stop: () => stopProcess(child),
+    child: svc.child,
+    logs: svc.logs,
+    stop: svc.stop,
   };
 }

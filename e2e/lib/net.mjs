@@ -1,4 +1,5 @@
 // Small process and network helpers shared by the suite and the demo.
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -62,4 +63,38 @@ export function tail(stream, n = 60, onLine) {
     }
   });
   return () => [...lines, partial].filter(Boolean).join('\n');
+}
+
+/**
+ * startService runs bin with args and env (and nothing else from the
+ * parent), keeps its last 400 output lines (onLine sees each one) and waits
+ * until ready() resolves truthy. If the process cannot start, exits, or is
+ * not ready within timeoutMs, it is stopped and the error carries its last
+ * log lines. Resolves to { child, logs(), stop() }.
+ */
+export async function startService(bin, args, { env, name, ready, describe, timeoutMs, intervalMs = 150, onLine }) {
+  const child = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines = [];
+  const keep = (line) => {
+    lines.push(line);
+    if (lines.length > 400) lines.shift();
+    onLine?.(line);
+  };
+  tail(child.stdout, 1, keep);
+  tail(child.stderr, 1, keep);
+  const spawnError = new Promise((_, reject) => child.once('error', (e) => reject(new Error(`cannot start ${bin}: ${e.message}`))));
+  try {
+    await Promise.race([
+      spawnError,
+      waitFor(async () => {
+        if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}`);
+        return ready();
+      }, { timeoutMs, intervalMs, describe }),
+    ]);
+  } catch (err) {
+    await stopProcess(child, 1000);
+    err.message += `\n--- ${name} log ---\n${lines.slice(-60).join('\n')}`;
+    throw err;
+  }
+  return { child, logs: () => lines.join('\n'), stop: () => stopProcess(child) };
 }
