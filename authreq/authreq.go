@@ -57,6 +57,13 @@ func fold(name string) string {
 	}, strings.ToLower(name))
 }
 
+// IsOAuthParam reports whether an upstream could read name as one of the
+// authorization request parameters.
+func IsOAuthParam(name string) bool {
+	_, ok := knownFolded[fold(name)]
+	return ok
+}
+
 // Parse reads the authorization request parameters from the query and, for
 // a POST, the form body, as one set (OpenID Connect Core, 3.1.2.1: GET and
 // POST; the upstream may merge both). It refuses, with invalid_request:

@@ -235,6 +235,15 @@ type Config struct {
 	// of the upstream's own host. Default true.
 	UpstreamPreserveHost bool `env:"UPSTREAM_PRESERVE_HOST" envDefault:"true"`
 
+	// UpstreamReentryParams are the parameters an upstream adds when it
+	// sends the browser back to its own authorization endpoint after a
+	// login or consent step (ORY Hydra: login_verifier, consent_verifier).
+	// Where PAR is required, such a re-entry passes as the gateway's own
+	// expanded query with these parameters added, and nothing else does.
+	// OAuth parameters cannot be listed. Default
+	// login_verifier,consent_verifier.
+	UpstreamReentryParams []string `env:"UPSTREAM_REENTRY_PARAMS" envDefault:"login_verifier,consent_verifier"`
+
 	// TrustedProxies are the CIDRs (comma-separated) whose X-Forwarded-*
 	// headers are trusted. Default empty: none are.
 	TrustedProxies []netip.Prefix `env:"TRUSTED_PROXIES" envDefault:""`

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/parjarm/parjarm/authreq"
 	"net"
 	"net/url"
 	"path"
@@ -127,6 +128,14 @@ func (c *Config) Validate() error {
 		p.checkPath("AUTHORIZATION_PATH", c.AuthorizationPath)
 		if c.AuthorizationPath == c.PARPath {
 			p.add("AUTHORIZATION_PATH", "%q equals PARJARM_PAR_PATH; the PAR endpoint needs its own path", c.AuthorizationPath)
+		}
+	}
+
+	for _, name := range c.UpstreamReentryParams {
+		if name == "" || authreq.IsOAuthParam(name) {
+			// A re-entry may add the upstream's own parameters, never change
+			// the authorization request.
+			p.add("UPSTREAM_REENTRY_PARAMS", "%q is not an upstream's own parameter name; list only names such as login_verifier that are not OAuth parameters", name)
 		}
 	}
 

@@ -117,6 +117,7 @@ var invalidCases = []struct {
 	{"a negative start-up timeout is refused", map[string]string{"PARJARM_STARTUP_TIMEOUT": "-1s"}, "PARJARM_STARTUP_TIMEOUT", "not positive"},
 	{"a zero upstream dial timeout is refused", map[string]string{"PARJARM_UPSTREAM_DIAL_TIMEOUT": "0"}, "PARJARM_UPSTREAM_DIAL_TIMEOUT", "not positive"},
 	{"a zero upstream timeout is refused", map[string]string{"PARJARM_UPSTREAM_TIMEOUT": "0s"}, "PARJARM_UPSTREAM_TIMEOUT", "not positive"},
+	{"an OAuth parameter as a re-entry parameter is refused", map[string]string{"PARJARM_UPSTREAM_REENTRY_PARAMS": "login_verifier,Client_ID"}, "PARJARM_UPSTREAM_REENTRY_PARAMS", `"Client_ID" is not an upstream's own parameter name`},
 	{"a non-boolean preserve-host switch is refused", map[string]string{"PARJARM_UPSTREAM_PRESERVE_HOST": "nope"}, "PARJARM_UPSTREAM_PRESERVE_HOST", "use true or false"},
 	{"a negative rate limit is refused", map[string]string{"PARJARM_RATE_LIMIT": "-1"}, "PARJARM_RATE_LIMIT", "0 (off)"},
 	{"a zero burst is refused", map[string]string{"PARJARM_RATE_LIMIT_BURST": "0"}, "PARJARM_RATE_LIMIT_BURST", "not positive"},

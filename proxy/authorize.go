@@ -51,7 +51,7 @@ func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request) {
 			// PAR is required (RFC 9126, sections 4 and 6). Only the upstream
 			// re-entering its own authorization endpoint with the exact query
 			// the gateway expanded earlier passes (DESIGN flow 2).
-			known, err := g.tracker.Remembered(ctx, params)
+			known, err := g.tracker.Remembered(ctx, g.withoutReentryParams(params))
 			if err != nil {
 				g.writePage(w, r, storeError(err))
 				return
@@ -126,6 +126,31 @@ func (g *Gateway) parRequired(params url.Values) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// withoutReentryParams returns params without the parameters the upstream
+// adds when it re-enters its authorization endpoint (ORY Hydra's
+// login_verifier, consent_verifier): what is left must be, parameter for
+// parameter, a query the gateway sent upstream. None of them is an OAuth
+// parameter (config refuses those), so none changes the request.
+func (g *Gateway) withoutReentryParams(params url.Values) url.Values {
+	var out url.Values
+	for _, name := range g.opts.ReentryParams {
+		if !params.Has(name) {
+			continue
+		}
+		if out == nil {
+			out = make(url.Values, len(params))
+			for k, vs := range params {
+				out[k] = vs
+			}
+		}
+		delete(out, name)
+	}
+	if out == nil {
+		return params
+	}
+	return out
 }
 
 // authorizationParams reads the request's authorization parameters: the

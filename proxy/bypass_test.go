@@ -194,3 +194,58 @@ func TestRememberedQueryEndsWithItsFlow(t *testing.T) {
 		t.Fatal("the completed flow's query reached the upstream again")
 	}
 }
+
+// TestUpstreamReentryWithItsOwnParameters: an upstream that re-enters its
+// authorization endpoint with its own parameters added (ORY Hydra's
+// login_verifier) passes where PAR is required; nothing else added does.
+func TestUpstreamReentryWithItsOwnParameters(t *testing.T) {
+	h := newHarness(t, harnessOptions{mutate: func(o *Options) { o.ReentryParams = []string{"login_verifier", "consent_verifier"} }})
+	start := func(extra string) url.Values {
+		h.up.mu.Lock()
+		h.up.reentryExtra = extra
+		h.up.mu.Unlock()
+		h.up.setInteractive(true)
+		uri := h.mustPush("strict", codeFlow("s"))
+		resp := h.get("/authorize?" + url.Values{"client_id": {"strict"}, "request_uri": {uri}}.Encode())
+		resp.Body.Close()
+		return h.up.last()
+	}
+	t.Run("the expanded query with the upstream's verifier completes", func(t *testing.T) {
+		h.up.mu.Lock()
+		h.up.reentryExtra = "login_verifier=v-1"
+		h.up.mu.Unlock()
+		h.up.setInteractive(true)
+		uri := h.mustPush("strict", codeFlow("s"))
+		done := h.authorize(url.Values{"client_id": {"strict"}, "request_uri": {uri}})
+		defer done.Body.Close()
+		if loc, _ := done.Location(); done.StatusCode != http.StatusFound || loc == nil || loc.Query().Get("code") != "code-123" {
+			t.Fatalf("completion: %d %v", done.StatusCode, loc)
+		}
+		if got := h.up.last(); got.Get("login_verifier") != "v-1" {
+			t.Fatalf("the upstream's re-entry lost its verifier: %v", got)
+		}
+	})
+	for _, tc := range []struct{ name, extra string }{
+		{"a parameter the upstream does not add", "foo=1"},
+		{"an OAuth parameter", "prompt=none"},
+		{"a changed OAuth parameter", "scope=openid+admin"},
+	} {
+		t.Run("the expanded query with "+tc.name+" is refused", func(t *testing.T) {
+			expanded := start("")
+			add, _ := url.ParseQuery(tc.extra)
+			for k, v := range add {
+				expanded[k] = v
+			}
+			before := h.up.count()
+			wantErrorPage(t, h.get("/authorize?"+expanded.Encode()), http.StatusBadRequest, "invalid_request")
+			if h.up.count() != before {
+				t.Fatal("the request reached the upstream")
+			}
+		})
+	}
+	t.Run("a verifier on a plain request is refused", func(t *testing.T) {
+		q := plainQuery("strict")
+		q.Set("login_verifier", "v-1")
+		wantErrorPage(t, h.get("/authorize?"+q.Encode()), http.StatusBadRequest, "invalid_request")
+	})
+}

@@ -71,6 +71,9 @@ type Options struct {
 	JWKSPath string
 	// PreserveHost sends the public Host header upstream.
 	PreserveHost bool
+	// ReentryParams are the parameters the upstream adds when it re-enters
+	// its own authorization endpoint after a login or consent step.
+	ReentryParams []string
 	// TrustedProxies are the peers whose X-Forwarded-* headers are kept.
 	TrustedProxies []netip.Prefix
 	// DialTimeout and ResponseHeaderTimeout bound upstream round trips.

@@ -44,6 +44,9 @@ type legacy struct {
 	interactive bool
 	// respond builds the final redirect for an authorization request.
 	respond func(q url.Values) string
+	// reentryExtra is added to the replayed authorization URL by the login
+	// page (ORY Hydra adds login_verifier=…).
+	reentryExtra string
 	// headers records the last request to /echo.
 	headers http.Header
 	host    string
@@ -100,6 +103,9 @@ func newLegacy(t testing.TB, issuer string) *legacy {
 		ret := r.URL.Query().Get("return")
 		l.mu.Lock()
 		l.interactive = false
+		if l.reentryExtra != "" {
+			ret += "&" + l.reentryExtra
+		}
 		l.mu.Unlock()
 		http.Redirect(w, r, ret, http.StatusFound)
 	})

@@ -189,6 +189,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		DiscoveryPath:         discoveryPath(cfg),
 		JWKSPath:              cfg.JWKSPath,
 		PreserveHost:          cfg.UpstreamPreserveHost,
+		ReentryParams:         cfg.UpstreamReentryParams,
 		TrustedProxies:        cfg.TrustedProxies,
 		DialTimeout:           cfg.UpstreamDialTimeout,
 		ResponseHeaderTimeout: cfg.UpstreamTimeout,
