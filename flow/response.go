@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"iter"
 	"net/http"
 	"net/url"
 	"slices"
@@ -39,31 +40,128 @@ func StateOf(location string) (string, bool) {
 	return "", false
 }
 
-// IDsIn returns every substring of location, raw or unescaped, shaped like
-// a transaction id. The interception uses it to notice a Location that
-// carries one of our ids where StateOf cannot read it (a malformed query, a
-// `;` separator, a repeated state), so that such a response never passes.
+// IDsIn returns the transaction ids that location carries as whole
+// parameter values, in the order found. The interception uses it to notice a
+// Location that carries one of our ids where StateOf cannot read it (a
+// malformed query, a `;` separator, a repeated state, a state in both the
+// query and the fragment), so that such a response never passes.
+//
+// Only the places where the gateway's state can end up are read: the values
+// of location's query and fragment, split leniently by LooseParams, as
+// written or percent-decoded (`+` as a space), and the same in a value that
+// is itself a URL or a query (a login page's return URL), nested up to
+// maxNesting deep. An id-shaped run inside a longer value (a code, token or
+// ID Token that happens to contain one) is not an id. location is read both
+// as it is and as a browser reads it (BrowserForm).
 func IDsIn(location string) []string {
-	var ids []string
-	seen := map[string]bool{}
-	texts := []string{location}
-	if u, err := url.PathUnescape(strings.ReplaceAll(location, "+", " ")); err == nil && u != location {
-		texts = append(texts, u)
+	f := idFinder{seen: map[string]bool{}}
+	f.scan(location, 0)
+	if b := BrowserForm(location); b != location {
+		f.scan(b, 0)
 	}
-	for _, text := range texts {
-		for i := strings.Index(text, idPrefix); i >= 0; {
-			if end := i + idLen; end <= len(text) && IsID(text[i:end]) && !seen[text[i:end]] {
-				seen[text[i:end]] = true
-				ids = append(ids, text[i:end])
+	return f.ids
+}
+
+// maxNesting is how deep IDsIn looks into values that are URLs or queries.
+const maxNesting = 4
+
+type idFinder struct {
+	ids  []string
+	seen map[string]bool
+}
+
+// scan reads the parameter values of s, a URL (depth 0) or a value that is
+// a URL or a query (depth > 0).
+func (f *idFinder) scan(s string, depth int) {
+	if depth > 0 && !strings.ContainsAny(s, "?#") {
+		s = "?" + s // a query on its own
+	}
+	for _, v := range LooseParams(s) {
+		dec := Unescape(v)
+		for _, c := range []string{v, dec} {
+			if IsID(c) && !f.seen[c] {
+				f.seen[c] = true
+				f.ids = append(f.ids, c)
 			}
-			next := strings.Index(text[i+1:], idPrefix)
-			if next < 0 {
-				break
-			}
-			i += 1 + next
+		}
+		if depth < maxNesting && strings.Contains(dec, "=") {
+			f.scan(dec, depth+1)
 		}
 	}
-	return ids
+}
+
+// LooseParams returns the parameters of location's query and fragment, read
+// as leniently as a client's script or router might: everything after the
+// first `?` or `#`, split on `&`, `;`, `?` and `#` (so that a hash route
+// such as `#/cb?code=…` is read too), each part a name and, after its first
+// `=`, a value. Names and values are returned as written, not decoded.
+func LooseParams(location string) iter.Seq2[string, string] {
+	return func(yield func(string, string) bool) {
+		i := strings.IndexAny(location, "?#")
+		if i < 0 {
+			return
+		}
+		for part := range strings.FieldsFuncSeq(location[i+1:], isParamSep) {
+			name, value, _ := strings.Cut(part, "=")
+			if !yield(name, value) {
+				return
+			}
+		}
+	}
+}
+
+func isParamSep(r rune) bool { return r == '&' || r == ';' || r == '?' || r == '#' }
+
+// Unescape decodes s as a form value: `+` is a space and `%XX` a byte. It
+// never fails: an invalid escape is kept as it is, as browsers'
+// URLSearchParams do (WHATWG URL Standard, "percent-decode").
+func Unescape(s string) string {
+	if !strings.ContainsAny(s, "%+") {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '+':
+			b = append(b, ' ')
+		case c == '%' && i+2 < len(s) && ishex(s[i+1]) && ishex(s[i+2]):
+			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+func ishex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
+}
+
+// BrowserForm returns location as a browser reads it before parsing it
+// (WHATWG URL Standard, basic URL parser, first steps): without leading and
+// trailing C0 controls and spaces, and without any ASCII tab or newline.
+func BrowserForm(location string) string {
+	s := strings.TrimFunc(location, func(r rune) bool { return r <= ' ' })
+	if !strings.ContainsAny(s, "\t\n\r") {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' {
+			return -1
+		}
+		return r
+	}, s)
 }
 
 // ResponseParams checks that location goes to redirectURI and returns the

@@ -5,6 +5,7 @@ import (
 	"html"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -256,16 +257,159 @@ func TestResponseParamsErrorsNeverQuoteTheLocation(t *testing.T) {
 }
 
 func TestIDsIn(t *testing.T) {
-	id := NewID()
-	for loc, want := range map[string]int{
-		"https://c.example/cb?code=x;state=" + id:             1,
-		"/login?return=" + url.QueryEscape("/auth?state="+id): 1,
-		"https://c.example/cb?state=" + id + "&state=" + id:   1,
-		"https://c.example/cb?state=pjt_short":                0,
-		"https://c.example/cb?state=" + id + "&x=" + NewID():  2,
+	id, other := NewID(), NewID()
+	for _, tc := range []struct {
+		name, location string
+		want           []string
+	}{
+		{"a state after a ; separator", "https://c.example/cb?code=x;state=" + id, []string{id}},
+		{"a repeated state", "https://c.example/cb?state=" + id + "&state=" + id, []string{id}},
+		{"two ids", "https://c.example/cb?state=" + id + "&x=" + other, []string{id, other}},
+		{"a state in the fragment next to one in the query", "https://c.example/cb?state=s#code=x&state=" + id, []string{id}},
+		{"a hash route", "https://c.example/#/cb?code=x&state=" + id, []string{id}},
+		{"a state before a ?", "https://c.example/cb#code=x&state=" + id + "?", []string{id}},
+		{"a percent-encoded id", "https://c.example/cb?code=%zz&state=" + strings.Replace(id, "_", "%5F", 1), []string{id}},
+		{"an encoded name", "https://c.example/cb?st%61te=" + id + "&state=s", []string{id}},
+		{"a tab a browser removes", "https://c.example/cb?state=" + id[:9] + "\t" + id[9:], []string{id}},
+		{"a login page's return URL", "/login?return=" + url.QueryEscape("/auth?state="+id), []string{id}},
+		{"a return URL inside a return URL", "/login?next=" + url.QueryEscape("/consent?return="+url.QueryEscape("/auth?x=1&state="+id)), []string{id}},
+		{"a saved query", "/login?q=" + url.QueryEscape("client_id=c&state="+id), []string{id}},
+		{"a short id", "https://c.example/cb?state=pjt_short", nil},
+		{"inside a code", "https://c.example/cb?code=xxx" + id + "yyy&state=s", nil},
+		{"at the start of a code", "https://c.example/cb?code=" + id + "yyy", nil},
+		{"at the end of an access token", "https://c.example/cb#access_token=xxx" + id + "&state=s", nil},
+		{"inside an ID Token", "https://c.example/cb#id_token=eyJ." + id + ".sig", nil},
+		{"inside an encoded value", "https://c.example/cb?code=a%2F" + id + "%2B", nil},
+		{"followed by a space", "https://c.example/cb?code=" + id + "+", nil},
+		{"a name, not a value", "https://c.example/cb?" + id + "&state=s", nil},
+		{"in the path", "https://c.example/" + id + "/cb?state=s", nil},
+		{"after = in the path", "https://c.example/a=" + id, nil},
+		{"no query", "https://c.example/cb", nil},
 	} {
-		if got := len(IDsIn(loc)); got != want {
-			t.Errorf("IDsIn(%q) found %d, want %d", loc, got, want)
+		t.Run(tc.name, func(t *testing.T) {
+			if got := IDsIn(tc.location); !slices.Equal(got, tc.want) {
+				t.Fatalf("IDsIn(%q) = %q, want %q", tc.location, got, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzIDsIn embeds a transaction id in a parameter value: IDsIn finds it
+// only when it is the whole value, never as a run inside a longer one (a
+// code, token or ID Token that happens to contain it).
+func FuzzIDsIn(f *testing.F) {
+	f.Add("xxx", "yyy", uint8(0))
+	f.Add("", "", uint8(1))
+	f.Add("eyJhbGciOiJSUzI1NiJ9.eyJ", ".c2ln", uint8(2))
+	f.Add("a&state=", "&b", uint8(3))
+	f.Add("x%3D", "", uint8(4))
+	f.Add("", "%26", uint8(5))
+	f.Add("/auth?state=", "x", uint8(6))
+	f.Fuzz(func(t *testing.T, prefix, suffix string, shape uint8) {
+		// The characters next to the id are not ones that end a value,
+		// before or after percent-decoding.
+		if prefix != "" && strings.ContainsRune(valueEnds, rune(prefix[len(prefix)-1])) {
+			prefix = prefix[:len(prefix)-1] + "x"
+		}
+		if suffix != "" && strings.ContainsRune(valueEnds, rune(suffix[0])) {
+			suffix = "y" + suffix[1:]
+		}
+		id := NewID()
+		value := prefix + id + suffix
+		esc := url.QueryEscape(value)
+		loc := [...]string{
+			"https://c.example/cb?code=" + esc + "&state=s",
+			"https://c.example/cb#access_token=" + esc + "&state=s",
+			"https://c.example/cb?a=1;code=" + esc,
+			"https://c.example/#/cb?code=" + esc,
+			"https://c.example/cb?x=1#y=2?code=" + esc,
+			"/login?return=" + url.QueryEscape("/auth?code="+esc),
+			"https://c.example/cb?code=" + strings.ReplaceAll(esc, "%", "%25"),
+		}[int(shape)%7]
+		ids := IDsIn(loc)
+		if value == id {
+			if !slices.Contains(ids, id) {
+				t.Fatalf("IDsIn(%q) = %q: the id as a whole value was missed", loc, ids)
+			}
+			return
+		}
+		// Percent-decoding an id-final value can end the text before it
+		// with a separator ("%3D" + id): only a character after the id
+		// keeps it inside the value whatever is decoded.
+		if (suffix != "" || !strings.Contains(prefix, "%")) && slices.Contains(ids, id) {
+			t.Fatalf("IDsIn(%q) = %q: found inside the value %q", loc, ids, value)
+		}
+		if !strings.Contains(prefix+suffix, "%") && !strings.Contains(prefix+suffix, idPrefix) && len(ids) > 0 {
+			t.Fatalf("IDsIn(%q) = %q: found in a value with no whole id", loc, ids)
+		}
+	})
+}
+
+// valueEnds are the characters that end a parameter value for IDsIn, or
+// start an escape that could decode to one, or that a browser removes.
+const valueEnds = "&;?#=%\t\n\r"
+
+func TestUnescape(t *testing.T) {
+	for in, want := range map[string]string{
+		"a+b":       "a b",
+		"a%2Bb":     "a+b",
+		"%5f%5F":    "__",
+		"%zz%":      "%zz%",
+		"100%":      "100%",
+		"%4":        "%4",
+		"%41%4":     "A%4",
+		"plain":     "plain",
+		"%e2%82%ac": "€",
+	} {
+		if got := Unescape(in); got != want {
+			t.Errorf("Unescape(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// FuzzUnescape checks that Unescape decodes as url.QueryUnescape wherever
+// that succeeds.
+func FuzzUnescape(f *testing.F) {
+	f.Add("a+b%20c")
+	f.Add("%zz%4")
+	f.Fuzz(func(t *testing.T, s string) {
+		got := Unescape(s)
+		if want, err := url.QueryUnescape(s); err == nil && got != want {
+			t.Fatalf("Unescape(%q) = %q, url.QueryUnescape = %q", s, got, want)
+		}
+	})
+}
+
+func TestBrowserForm(t *testing.T) {
+	for in, want := range map[string]string{
+		" \x00/cb?x=1\x1f ": "/cb?x=1",
+		"/\t/evil.example":  "//evil.example",
+		"/a\nb\rc":          "/abc",
+		"/a b":              "/a b",
+		"https://c.example": "https://c.example",
+	} {
+		if got := BrowserForm(in); got != want {
+			t.Errorf("BrowserForm(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestLooseParams(t *testing.T) {
+	for loc, want := range map[string]string{
+		"https://c.example/cb":                   "",
+		"https://c.example/a=b/cb":               "",
+		"https://c.example/cb?a=1;b&c=%41=x":     "a=1 b= c=%41=x",
+		"https://c.example/cb?a=1#b=2?c=3#d=4":   "a=1 b=2 c=3 d=4",
+		"https://c.example/#/cb?code=x&&state=s": "/cb= code=x state=s",
+		"https://c.example/cb#x?code=x&state=s":  "x= code=x state=s",
+		"/login?return=%2Fauth%3Fstate%3Dpjt_x":  "return=%2Fauth%3Fstate%3Dpjt_x",
+	} {
+		var got []string
+		for name, value := range LooseParams(loc) {
+			got = append(got, name+"="+value)
+		}
+		if s := strings.Join(got, " "); s != want {
+			t.Errorf("LooseParams(%q) = %q, want %q", loc, s, want)
 		}
 	}
 }

@@ -202,18 +202,12 @@ func (g *Gateway) stray(upReq *http.Request, ids []string, location string) erro
 var responseKeys = map[string]bool{"code": true, "access_token": true, "id_token": true, "error": true, "response": true}
 
 // carriesResponse reports whether location's query or fragment holds an
-// authorization response parameter, read leniently (`&` or `;`).
+// authorization response parameter, read as leniently as a client might
+// (flow.LooseParams: a `?` inside the fragment, as in a hash route
+// `#/cb?code=…`, hides nothing) and as a browser reads it (flow.BrowserForm).
 func carriesResponse(location string) bool {
-	_, rest, ok := strings.Cut(location, "?")
-	if !ok {
-		_, rest, ok = strings.Cut(location, "#")
-	}
-	if !ok {
-		return false
-	}
-	for _, part := range strings.FieldsFunc(strings.ReplaceAll(rest, "#", "&"), func(r rune) bool { return r == '&' || r == ';' }) {
-		name, _, _ := strings.Cut(part, "=")
-		if n, err := url.QueryUnescape(name); err == nil && responseKeys[n] {
+	for name := range flow.LooseParams(flow.BrowserForm(location)) {
+		if responseKeys[flow.Unescape(name)] {
 			return true
 		}
 	}
@@ -222,27 +216,98 @@ func carriesResponse(location string) bool {
 
 // internal reports whether location, from the upstream's answer to upReq,
 // is a step inside the authorization server (a login page that replays the
-// authorization URL): a relative URL, or one on the public host or the
-// upstream's host, that carries no authorization response parameter.
+// authorization URL): a browser that follows it stays on the public host or
+// the upstream's host, and it carries no authorization response parameter.
 func (g *Gateway) internal(upReq *http.Request, location string) bool {
+	hosts := []string{upReq.Host, g.opts.Upstream.Host}
+	if p, err := url.Parse(g.opts.PublicURL); err == nil && p.Host != "" {
+		hosts = append(hosts, p.Host)
+	}
+	return staysOn(location, hosts)
+}
+
+// staysOn reports whether a browser that follows location stays on one of
+// hosts (a relative reference stays where it is), and location carries no
+// authorization response parameter.
+func staysOn(location string, hosts []string) bool {
 	if carriesResponse(location) {
 		return false
 	}
-	u, err := url.Parse(location)
-	if err != nil {
+	u, ok := browserURL(location)
+	if !ok {
 		return false
 	}
-	if u.Scheme == "" && u.Host == "" {
-		return true
+	if u.Host == "" {
+		return u.Scheme == "" // a relative reference
 	}
-	host := strings.ToLower(u.Host)
-	if host == strings.ToLower(upReq.Host) || host == strings.ToLower(g.opts.Upstream.Host) {
-		return true
+	if u.Scheme != "" && u.Scheme != "http" && u.Scheme != "https" {
+		return false
 	}
-	if p, err := url.Parse(g.opts.PublicURL); err == nil && p.Host != "" && host == strings.ToLower(p.Host) {
-		return true
+	for _, h := range hosts {
+		if h != "" && strings.EqualFold(u.Host, h) {
+			return true
+		}
 	}
 	return false
+}
+
+// browserURL parses location as a browser reads it on an http(s) page
+// (WHATWG URL Standard, basic URL parser), where it differs from RFC 3986
+// and url.Parse:
+//   - leading and trailing C0 controls and spaces, and every ASCII tab and
+//     newline, are removed (flow.BrowserForm);
+//   - before the query and the fragment, `\` is a path separator like `/`
+//     (http and https are special schemes);
+//   - a reference that starts with two or more slashes names the host after
+//     them ("special authority ignore slashes state"), and so does an http(s)
+//     URL however many slashes follow its scheme, even none. (A browser on a
+//     page of the same scheme reads `https:host` as a relative path; reading
+//     it as a host can only refuse a Location, never let one pass.)
+//
+// ok is false for a Location a browser cannot follow (no host after the
+// slashes) or url.Parse cannot read.
+func browserURL(location string) (u *url.URL, ok bool) {
+	s := flow.BrowserForm(location)
+	end := strings.IndexAny(s, "?#")
+	if end < 0 {
+		end = len(s)
+	}
+	head, tail := strings.ReplaceAll(s[:end], `\`, "/"), s[end:]
+	var prefix string
+	if scheme, rest, ok := cutScheme(head); ok {
+		if !strings.EqualFold(scheme, "http") && !strings.EqualFold(scheme, "https") {
+			// Not a special scheme: `\` is no separator, nothing to redo.
+			u, err := url.Parse(s)
+			return u, err == nil
+		}
+		prefix, head = strings.ToLower(scheme)+"://", strings.TrimLeft(rest, "/")
+	} else if strings.HasPrefix(head, "//") {
+		prefix, head = "//", strings.TrimLeft(head, "/")
+	}
+	if prefix != "" && (head == "" || head[0] == '/') {
+		return nil, false // no host: a browser refuses it
+	}
+	u, err := url.Parse(prefix + head + tail)
+	if err != nil || (prefix != "" && u.Host == "") {
+		return nil, false
+	}
+	return u, true
+}
+
+// cutScheme splits a URL's scheme from the rest (RFC 3986, section 3.1:
+// ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":").
+func cutScheme(s string) (scheme, rest string, ok bool) {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'):
+		case i > 0 && c == ':':
+			return s[:i], s[i+1:], true
+		default:
+			return "", s, false
+		}
+	}
+	return "", s, false
 }
 
 // deliver builds the response that carries params to the transaction's
