@@ -46,8 +46,16 @@ if [ "${SKIP_FUZZ:-}" != 1 ]; then
     pkg="./$(dirname "${file#./}")"
     for fn in $(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$file"); do
       echo "-- $pkg $fn"
-      go test -run '^$' -fuzz "^${fn}\$" -fuzztime "${FUZZTIME:-8s}" -fuzzminimizetime 5s "$pkg" >/tmp/parjarm-fuzz.log 2>&1 \
-        || { cat /tmp/parjarm-fuzz.log; die "fuzz target $fn in $pkg failed"; }
+      if ! go test -run '^$' -fuzz "^${fn}\$" -fuzztime "${FUZZTIME:-8s}" -fuzzminimizetime 5s "$pkg" >/tmp/parjarm-fuzz.log 2>&1; then
+        # Go 1.26's fuzz coordinator can report "context deadline exceeded"
+        # as the -fuzztime window closes, with no input found (golang/go
+        # issue 75804, fixed in Go 1.27). A finding always writes its input.
+        if grep -q 'context deadline exceeded' /tmp/parjarm-fuzz.log && ! grep -qE 'Failing input written|panic:|_test\.go:[0-9]+:' /tmp/parjarm-fuzz.log; then
+          echo "   (the fuzz window closed with Go's deadline race, golang/go#75804; no input was found)"
+        else
+          cat /tmp/parjarm-fuzz.log; die "fuzz target $fn in $pkg failed"
+        fi
+      fi
     done
   done
 fi
