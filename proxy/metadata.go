@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/go-jose/go-jose/v4"
@@ -15,25 +16,28 @@ import (
 // RewriteDiscovery returns the upstream's discovery document as the gateway
 // publishes it: the PAR endpoint and policy (RFC 9126, section 5), the JWT
 // response modes (JARM section 3), the JARM algorithm lists, and jwks_uri
-// pointing at the merged key set. The upstream document is not modified.
+// pointing at the merged key set. The gateway's URLs come from
+// o.Endpoints, the table ServeHTTP routes from. The upstream document is
+// not modified.
 func RewriteDiscovery(upstream map[string]any, o Options) map[string]any {
 	doc := make(map[string]any, len(upstream)+8)
-	origin, public := "", strings.TrimSuffix(o.PublicURL, "/")
+	origin, public := "", publicOrigin(o.PublicURL)
 	if o.Upstream != nil {
 		origin = strings.TrimSuffix(o.Upstream.String(), "/")
 	}
 	for k, v := range upstream {
 		// An upstream that names its own address (it built URLs from the
-		// Host it saw) would send clients around the gateway.
+		// Host it saw) would send clients around the gateway. A request's
+		// path is appended to the upstream URL's path, so the rest after it
+		// is the public path.
 		if s, ok := v.(string); ok && origin != "" && public != "" && (s == origin || strings.HasPrefix(s, origin+"/")) {
 			v = public + strings.TrimPrefix(s, origin)
 		}
 		doc[k] = v
 	}
 	doc["issuer"] = o.Issuer
-	base := strings.TrimSuffix(o.PublicURL, "/")
-	if o.PAREnabled {
-		doc["pushed_authorization_request_endpoint"] = base + o.PARPath
+	if par := o.Endpoints.URL(EndpointPAR); o.PAREnabled && par != "" {
+		doc["pushed_authorization_request_endpoint"] = par
 		doc["require_pushed_authorization_requests"] = o.RequirePAR
 	} else {
 		delete(doc, "pushed_authorization_request_endpoint")
@@ -61,8 +65,19 @@ func RewriteDiscovery(upstream map[string]any, o Options) map[string]any {
 	if up, _ := upstream["authorization_response_iss_parameter_supported"].(bool); up || (o.PAREnabled && o.RequirePAR) {
 		doc["authorization_response_iss_parameter_supported"] = true
 	}
-	doc["jwks_uri"] = base + o.JWKSPath
+	if jwks := o.Endpoints.URL(EndpointJWKS); jwks != "" {
+		doc["jwks_uri"] = jwks
+	}
 	return doc
+}
+
+// publicOrigin is the scheme and host of the public URL publicURL.
+func publicOrigin(publicURL string) string {
+	u, err := url.Parse(publicURL)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 func (g *Gateway) serveDiscovery(w http.ResponseWriter, r *http.Request) {

@@ -80,20 +80,35 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 	transport := proxy.Transport(cfg.UpstreamDialTimeout, cfg.UpstreamTimeout)
 	upstreamClient := &http.Client{Transport: transport, Timeout: cfg.UpstreamTimeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	disc := proxy.NewDiscovery(cfg.UpstreamURL, discoveryPath(cfg), upstreamClient, cfg.DiscoveryCacheTTL)
+	newDiscovery := func(base *url.URL, issuer string) *proxy.Discovery {
+		return proxy.NewDiscovery(base, discoveryPath(issuer), upstreamClient, cfg.DiscoveryCacheTTL)
+	}
+	// Without PARJARM_ISSUER the upstream URL is taken to name the issuer on
+	// the upstream: its discovery document is read below it.
+	upstreamBase, disc := cfg.UpstreamURL, newDiscovery(cfg.UpstreamURL, "")
+	if cfg.Issuer != nil {
+		upstreamBase = proxy.UpstreamBase(cfg.UpstreamURL, cfg.Issuer.String())
+		disc = newDiscovery(upstreamBase, cfg.Issuer.String())
+	}
 	startCtx, cancel := context.WithTimeout(ctx, cfg.StartupTimeout)
 	defer cancel()
 	meta, err := disc.WaitMetadata(startCtx, time.Second)
 	if err != nil {
-		return fmt.Errorf("PARJARM_UPSTREAM_URL: cannot read the upstream's discovery document within PARJARM_STARTUP_TIMEOUT (%s): %w", cfg.StartupTimeout, err)
+		return fmt.Errorf("PARJARM_UPSTREAM_URL: cannot read the upstream's discovery document within PARJARM_STARTUP_TIMEOUT (%s): %w; for an issuer with a path, set PARJARM_ISSUER or end PARJARM_UPSTREAM_URL with the issuer's path", cfg.StartupTimeout, err)
 	}
 	resolved, err := cfg.Resolve(meta.Issuer)
 	if err != nil {
 		return err
 	}
 	issuer := resolved.Issuer
+	if cfg.Issuer == nil {
+		if b := proxy.UpstreamBase(cfg.UpstreamURL, issuer); b != upstreamBase {
+			// The upstream URL ends with the issuer's path: read the same
+			// document, with the paths of the issuer's URLs, from the host.
+			upstreamBase, disc = b, newDiscovery(b, issuer)
+		}
+	}
 	publicURL := strings.TrimSuffix(resolved.PublicURL.String(), "/")
-	parEndpoint := resolved.PARURL
 	if cfg.UpstreamPreserveHost {
 		// Read the upstream's metadata again as a client would see it
 		// through the gateway: with the public host.
@@ -110,6 +125,16 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		}
 		authzPath = u.Path
 	}
+	parPath := cfg.PARPath
+	if !cfg.PAREnabled {
+		parPath = ""
+	}
+	endpoints, err := proxy.NewEndpoints(proxy.EndpointsConfig{Issuer: issuer, PublicURL: resolved.PublicURL,
+		PARPath: parPath, JWKSPath: cfg.JWKSPath, AuthorizationPath: authzPath})
+	if err != nil {
+		return err
+	}
+	parEndpoint := endpoints.URL(proxy.EndpointPAR)
 	upKeys, err := disc.UpstreamKeys(startCtx)
 	if err != nil {
 		log.Warn("cannot read the upstream's key set at start-up; it is merged in when it answers", zap.Error(err))
@@ -173,17 +198,15 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 	}
 
 	gw := proxy.New(proxy.Options{
-		Upstream:              cfg.UpstreamURL,
+		Upstream:              upstreamBase,
 		Issuer:                issuer,
 		UpstreamIssuer:        meta.Issuer,
 		PublicURL:             publicURL,
 		PAREnabled:            cfg.PAREnabled,
 		JARMEnabled:           cfg.JARMEnabled,
-		PARPath:               cfg.PARPath,
+		Endpoints:             endpoints,
 		RequirePAR:            cfg.RequirePAR,
 		AuthorizationPath:     authzPath,
-		DiscoveryPath:         discoveryPath(cfg),
-		JWKSPath:              cfg.JWKSPath,
 		PreserveHost:          cfg.UpstreamPreserveHost,
 		TrustedProxies:        cfg.TrustedProxies,
 		DialTimeout:           cfg.UpstreamDialTimeout,
@@ -221,13 +244,13 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 	return serve(ctx, log, cfg.ShutdownTimeout, public, admin)
 }
 
-// discoveryPath is where the OpenID discovery document lives, on the
-// upstream and on the gateway: under the issuer's path (OpenID Connect
-// Discovery, section 4).
-func discoveryPath(cfg *config.Config) string {
+// discoveryPath is where the upstream's OpenID discovery document is read:
+// under the issuer's path (OpenID Connect Discovery, section 4), or at the
+// root for an issuer not known yet ("").
+func discoveryPath(issuer string) string {
 	p := ""
-	if cfg.Issuer != nil {
-		p = strings.TrimSuffix(cfg.Issuer.Path, "/")
+	if u, err := url.Parse(issuer); err == nil {
+		p = strings.TrimSuffix(u.Path, "/")
 	}
 	return p + "/.well-known/openid-configuration"
 }
