@@ -370,3 +370,20 @@ func TestAClientThatFollowsDiscoveryPushesAndAuthorizes(t *testing.T) {
 		t.Fatalf("the upstream saw redirect_uri %q", got)
 	}
 }
+
+func TestPublicURLForMapsTheUpstreamsAddress(t *testing.T) {
+	tests := []struct{ upstream, public, in, want string }{
+		{"http://kc:8080", "https://login.example/realms/bank", "http://kc:8080/realms/bank/auth", "https://login.example/realms/bank/auth"},
+		{"http://internal/idp", "https://login.example", "http://internal/idp/authorize", "https://login.example/authorize"},
+		{"http://internal/idp/", "https://login.example/", "http://internal/idp", "https://login.example"},
+		// Not the upstream's address: unchanged.
+		{"http://internal/idp", "https://login.example", "http://internal/idpx/authorize", "http://internal/idpx/authorize"},
+		{"http://10.1.2.3:4000", "https://login.example", "http://10.1.2.3:40001/docs", "http://10.1.2.3:40001/docs"},
+		{"http://kc:8080", "https://login.example", "https://login.example/auth", "https://login.example/auth"},
+	}
+	for _, tt := range tests {
+		if got := PublicURLFor(mustURL(t, tt.upstream), tt.public, tt.in); got != tt.want {
+			t.Errorf("PublicURLFor(%s, %s, %s) = %s, want %s", tt.upstream, tt.public, tt.in, got, tt.want)
+		}
+	}
+}

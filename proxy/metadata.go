@@ -21,17 +21,11 @@ import (
 // not modified.
 func RewriteDiscovery(upstream map[string]any, o Options) map[string]any {
 	doc := make(map[string]any, len(upstream)+8)
-	origin, public := "", publicOrigin(o.PublicURL)
-	if o.Upstream != nil {
-		origin = strings.TrimSuffix(o.Upstream.String(), "/")
-	}
 	for k, v := range upstream {
 		// An upstream that names its own address (it built URLs from the
-		// Host it saw) would send clients around the gateway. A request's
-		// path is appended to the upstream URL's path, so the rest after it
-		// is the public path.
-		if s, ok := v.(string); ok && origin != "" && public != "" && (s == origin || strings.HasPrefix(s, origin+"/")) {
-			v = public + strings.TrimPrefix(s, origin)
+		// Host it saw) would send clients around the gateway.
+		if s, ok := v.(string); ok && o.Upstream != nil {
+			v = PublicURLFor(o.Upstream, o.PublicURL, s)
 		}
 		doc[k] = v
 	}
@@ -71,13 +65,18 @@ func RewriteDiscovery(upstream map[string]any, o Options) map[string]any {
 	return doc
 }
 
-// publicOrigin is the scheme and host of the public URL publicURL.
-func publicOrigin(publicURL string) string {
-	u, err := url.Parse(publicURL)
-	if err != nil || u.Host == "" {
-		return ""
+// PublicURLFor maps s, a URL the upstream built from its own address, to
+// the URL a client uses for it through the gateway at publicURL: a
+// request's path is appended to the upstream URL's path, so what follows the
+// upstream URL is the public path, on the public URL's scheme and host. Any
+// other s is returned as it is.
+func PublicURLFor(upstream *url.URL, publicURL, s string) string {
+	origin := strings.TrimSuffix(upstream.String(), "/")
+	pub, err := url.Parse(publicURL)
+	if origin == "" || err != nil || pub.Host == "" || (s != origin && !strings.HasPrefix(s, origin+"/")) {
+		return s
 	}
-	return u.Scheme + "://" + u.Host
+	return pub.Scheme + "://" + pub.Host + strings.TrimPrefix(s, origin)
 }
 
 func (g *Gateway) serveDiscovery(w http.ResponseWriter, r *http.Request) {
