@@ -3,6 +3,7 @@ package proxy
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -48,9 +49,16 @@ type EndpointsConfig struct {
 	PARPath string
 	// JWKSPath is the key set's path below the public URL's path (same rule).
 	JWKSPath string
-	// AuthorizationPath is the upstream's authorization endpoint path, which
-	// the gateway intercepts: no published endpoint may hide it.
-	AuthorizationPath string
+	// Upstream are the upstream's endpoints that clients reach through the
+	// gateway (the authorization endpoint, which the gateway intercepts,
+	// the token endpoint, …): no published endpoint may hide one.
+	Upstream []UpstreamEndpoint
+}
+
+// UpstreamEndpoint is one of the upstream's endpoints, by its metadata name
+// and the request path clients reach it at through the gateway.
+type UpstreamEndpoint struct {
+	Name, Path string
 }
 
 // Endpoints is the table of everything the gateway publishes. ServeHTTP
@@ -110,15 +118,44 @@ func NewEndpoints(c EndpointsConfig) (*Endpoints, error) {
 		return nil, err
 	}
 
-	if c.AuthorizationPath != "" {
+	for _, up := range c.Upstream {
 		for _, ep := range e.list {
-			if canonicalPath(ep.Path) == canonicalPath(c.AuthorizationPath) {
-				return nil, fmt.Errorf("%s: the %s would be served at %s, which is the upstream's authorization endpoint (%s); the gateway could no longer intercept authorization requests: give it a path of its own",
-					ep.Var, describe(ep.Kind), ep.Path, c.AuthorizationPath)
+			// A variant the upstream may read as the same path counts too.
+			if up.Path != "" && canonicalPath(ep.Path) == canonicalPath(up.Path) {
+				return nil, fmt.Errorf("%s: the %s would be served at %s, where the upstream's %s is (%s), which clients could then no longer reach: give it a path of its own",
+					ep.Var, describe(ep.Kind), ep.Path, up.Name, up.Path)
 			}
 		}
 	}
 	return e, nil
+}
+
+// UpstreamEndpoints returns the upstream's endpoints (every *_endpoint
+// member of its discovery document but the ones the gateway publishes
+// itself) that clients reach through the gateway: those on the public URL's
+// or the issuer's host once the upstream's own address is mapped to the
+// public one.
+func UpstreamEndpoints(doc map[string]any, upstream *url.URL, publicURL, issuer string) []UpstreamEndpoint {
+	hosts := map[string]bool{}
+	for _, s := range []string{publicURL, issuer} {
+		if u, err := url.Parse(s); err == nil {
+			hosts[strings.ToLower(u.Host)] = true
+		}
+	}
+	var out []UpstreamEndpoint
+	for name, v := range doc {
+		s, ok := v.(string)
+		if !ok || !strings.HasSuffix(name, "_endpoint") || name == EndpointPAR {
+			continue
+		}
+		u, err := url.Parse(PublicURLFor(upstream, publicURL, s))
+		if err != nil || !hosts[strings.ToLower(u.Host)] || u.Path == "" {
+			continue
+		}
+		out = append(out, UpstreamEndpoint{Name: name, Path: u.Path})
+	}
+	slices.SortFunc(out, func(a, b UpstreamEndpoint) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
 
 // published places a gateway endpoint at rel below the public URL's path.

@@ -65,7 +65,7 @@ func TestEndpointsPlaceEverythingBelowTheIssuerAndPublicPaths(t *testing.T) {
 				public = tt.issuer
 			}
 			e, err := NewEndpoints(EndpointsConfig{Issuer: tt.issuer, PublicURL: mustURL(t, public), PARPath: "/par",
-				JWKSPath: "/.well-known/parjarm/jwks.json", AuthorizationPath: "/realms/bank/protocol/openid-connect/auth"})
+				JWKSPath: "/.well-known/parjarm/jwks.json", Upstream: []UpstreamEndpoint{{Name: "authorization_endpoint", Path: "/realms/bank/protocol/openid-connect/auth"}}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -117,6 +117,10 @@ func TestEndpointsTakeAPathAlreadyUnderThePublicPathAsItIs(t *testing.T) {
 	}
 }
 
+func authz(p string) []UpstreamEndpoint {
+	return []UpstreamEndpoint{{Name: "authorization_endpoint", Path: p}}
+}
+
 func TestEndpointsRefuseWhatCouldNotBeServed(t *testing.T) {
 	tests := []struct {
 		name string
@@ -133,14 +137,17 @@ func TestEndpointsRefuseWhatCouldNotBeServed(t *testing.T) {
 			EndpointsConfig{Issuer: "https://h/realms/bank", PublicURL: mustURL(t, "https://h/realms/bank/"), PARPath: "/realms/bank/keys", JWKSPath: "/keys"},
 			"PARJARM_JWKS_PATH: the key set (jwks_uri) would be served at /realms/bank/keys, where the PAR endpoint is (placed by PARJARM_PAR_PATH); give it a path of its own"},
 		{"a PAR endpoint on the authorization endpoint",
-			EndpointsConfig{Issuer: "https://h/realms/bank", PublicURL: mustURL(t, "https://h/realms/bank"), PARPath: "/protocol/openid-connect/auth", JWKSPath: "/keys", AuthorizationPath: "/realms/bank/protocol/openid-connect/auth"},
-			"PARJARM_PAR_PATH: the PAR endpoint would be served at /realms/bank/protocol/openid-connect/auth, which is the upstream's authorization endpoint (/realms/bank/protocol/openid-connect/auth); the gateway could no longer intercept authorization requests: give it a path of its own"},
+			EndpointsConfig{Issuer: "https://h/realms/bank", PublicURL: mustURL(t, "https://h/realms/bank"), PARPath: "/protocol/openid-connect/auth", JWKSPath: "/keys", Upstream: authz("/realms/bank/protocol/openid-connect/auth")},
+			"PARJARM_PAR_PATH: the PAR endpoint would be served at /realms/bank/protocol/openid-connect/auth, where the upstream's authorization_endpoint is (/realms/bank/protocol/openid-connect/auth), which clients could then no longer reach: give it a path of its own"},
 		{"a PAR endpoint on a variant of the authorization endpoint's path",
-			EndpointsConfig{Issuer: "https://h", PublicURL: mustURL(t, "https://h"), PARPath: "/Authorize", JWKSPath: "/keys", AuthorizationPath: "/authorize"},
-			"PARJARM_PAR_PATH: the PAR endpoint would be served at /Authorize, which is the upstream's authorization endpoint (/authorize); the gateway could no longer intercept authorization requests: give it a path of its own"},
+			EndpointsConfig{Issuer: "https://h", PublicURL: mustURL(t, "https://h"), PARPath: "/Authorize", JWKSPath: "/keys", Upstream: authz("/authorize")},
+			"PARJARM_PAR_PATH: the PAR endpoint would be served at /Authorize, where the upstream's authorization_endpoint is (/authorize), which clients could then no longer reach: give it a path of its own"},
+		{"a key set on the token endpoint",
+			EndpointsConfig{Issuer: "https://h", PublicURL: mustURL(t, "https://h"), PARPath: "/par", JWKSPath: "/token", Upstream: []UpstreamEndpoint{{Name: "authorization_endpoint", Path: "/authorize"}, {Name: "token_endpoint", Path: "/token"}}},
+			"PARJARM_JWKS_PATH: the key set (jwks_uri) would be served at /token, where the upstream's token_endpoint is (/token), which clients could then no longer reach: give it a path of its own"},
 		{"discovery on the authorization endpoint",
-			EndpointsConfig{Issuer: "https://h", PublicURL: mustURL(t, "https://h"), PARPath: "/par", JWKSPath: "/keys", AuthorizationPath: "/.well-known/openid-configuration"},
-			"PARJARM_ISSUER: the OpenID discovery document would be served at /.well-known/openid-configuration, which is the upstream's authorization endpoint (/.well-known/openid-configuration); the gateway could no longer intercept authorization requests: give it a path of its own"},
+			EndpointsConfig{Issuer: "https://h", PublicURL: mustURL(t, "https://h"), PARPath: "/par", JWKSPath: "/keys", Upstream: authz("/.well-known/openid-configuration")},
+			"PARJARM_ISSUER: the OpenID discovery document would be served at /.well-known/openid-configuration, where the upstream's authorization_endpoint is (/.well-known/openid-configuration), which clients could then no longer reach: give it a path of its own"},
 		{"an issuer that is not a URL",
 			EndpointsConfig{Issuer: "h/realms/bank", PublicURL: mustURL(t, "https://h"), JWKSPath: "/keys"},
 			`PARJARM_ISSUER: "h/realms/bank" is not an absolute http or https URL`},
@@ -385,5 +392,27 @@ func TestPublicURLForMapsTheUpstreamsAddress(t *testing.T) {
 		if got := PublicURLFor(mustURL(t, tt.upstream), tt.public, tt.in); got != tt.want {
 			t.Errorf("PublicURLFor(%s, %s, %s) = %s, want %s", tt.upstream, tt.public, tt.in, got, tt.want)
 		}
+	}
+}
+
+func TestUpstreamEndpointsAreThoseClientsReachThroughTheGateway(t *testing.T) {
+	doc := map[string]any{
+		"issuer":                                "https://login.example/realms/bank",
+		"authorization_endpoint":                "https://login.example/realms/bank/protocol/openid-connect/auth",
+		"token_endpoint":                        "http://kc:8080/realms/bank/protocol/openid-connect/token",
+		"userinfo_endpoint":                     "https://login.example/realms/bank/protocol/openid-connect/userinfo",
+		"end_session_endpoint":                  "https://logout.elsewhere.example/logout",
+		"pushed_authorization_request_endpoint": "https://login.example/realms/bank/protocol/openid-connect/ext/par/request",
+		"jwks_uri":                              "https://login.example/realms/bank/protocol/openid-connect/certs",
+		"registration_endpoint":                 42,
+	}
+	got := UpstreamEndpoints(doc, mustURL(t, "http://kc:8080"), "https://login.example/realms/bank", "https://login.example/realms/bank")
+	want := []UpstreamEndpoint{
+		{Name: "authorization_endpoint", Path: "/realms/bank/protocol/openid-connect/auth"},
+		{Name: "token_endpoint", Path: "/realms/bank/protocol/openid-connect/token"},
+		{Name: "userinfo_endpoint", Path: "/realms/bank/protocol/openid-connect/userinfo"},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %v\nwant %v", got, want)
 	}
 }

@@ -228,7 +228,7 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	issuerURL, _ := url.Parse(issuer)
 	issuerPath := strings.TrimSuffix(issuerURL.Path, "/")
 	h.endpoints, err = NewEndpoints(EndpointsConfig{Issuer: issuer, PublicURL: publicURL, PARPath: "/par",
-		JWKSPath: "/.well-known/parjarm/jwks.json", AuthorizationPath: issuerPath + "/authorize"})
+		JWKSPath: "/.well-known/parjarm/jwks.json", Upstream: []UpstreamEndpoint{{Name: "authorization_endpoint", Path: issuerPath + "/authorize"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

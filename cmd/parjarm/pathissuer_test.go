@@ -148,7 +148,9 @@ func TestRunRefusesEndpointsThatCouldNotBeServed(t *testing.T) {
 		{"a key set on the discovery location", map[string]string{"PARJARM_JWKS_PATH": "/.well-known/openid-configuration"},
 			"PARJARM_JWKS_PATH: the key set (jwks_uri) would be served at /realms/bank/.well-known/openid-configuration, where the OpenID discovery document is (placed by PARJARM_ISSUER); give it a path of its own"},
 		{"a PAR endpoint on the authorization endpoint", map[string]string{"PARJARM_PAR_PATH": "/protocol/openid-connect/auth"},
-			"PARJARM_PAR_PATH: the PAR endpoint would be served at /realms/bank/protocol/openid-connect/auth, which is the upstream's authorization endpoint (/realms/bank/protocol/openid-connect/auth); the gateway could no longer intercept authorization requests: give it a path of its own"},
+			"PARJARM_PAR_PATH: the PAR endpoint would be served at /realms/bank/protocol/openid-connect/auth, where the upstream's authorization_endpoint is (/realms/bank/protocol/openid-connect/auth), which clients could then no longer reach: give it a path of its own"},
+		{"a key set on the token endpoint", map[string]string{"PARJARM_JWKS_PATH": "/protocol/openid-connect/token"},
+			"PARJARM_JWKS_PATH: the key set (jwks_uri) would be served at /realms/bank/protocol/openid-connect/token, where the upstream's token_endpoint is (/realms/bank/protocol/openid-connect/token), which clients could then no longer reach: give it a path of its own"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

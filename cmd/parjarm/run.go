@@ -131,8 +131,18 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 	if !cfg.PAREnabled {
 		parPath = ""
 	}
+	upDoc, err := disc.Document(startCtx)
+	if err != nil {
+		return fmt.Errorf("PARJARM_UPSTREAM_URL: cannot read the upstream's discovery document: %w", err)
+	}
+	upEndpoints := []proxy.UpstreamEndpoint{{Name: "authorization_endpoint", Path: authzPath}}
+	for _, e := range proxy.UpstreamEndpoints(upDoc, upstreamBase, publicURL, issuer) {
+		if e.Name != "authorization_endpoint" {
+			upEndpoints = append(upEndpoints, e)
+		}
+	}
 	endpoints, err := proxy.NewEndpoints(proxy.EndpointsConfig{Issuer: issuer, PublicURL: resolved.PublicURL,
-		PARPath: parPath, JWKSPath: cfg.JWKSPath, AuthorizationPath: authzPath})
+		PARPath: parPath, JWKSPath: cfg.JWKSPath, Upstream: upEndpoints})
 	if err != nil {
 		return err
 	}
