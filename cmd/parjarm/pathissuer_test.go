@@ -225,3 +225,26 @@ func TestRunInterceptsTheAuthorizationEndpointWhereClientsReachIt(t *testing.T) 
 		t.Fatalf("a plain request at the advertised authorization endpoint: %d %q (upstream reached: %v)", resp.StatusCode, b, reached.Load())
 	}
 }
+
+func TestCheckCommandRefusesEndpointsThatCouldNotBeServed(t *testing.T) {
+	env := map[string]string{"PARJARM_UPSTREAM_URL": "http://127.0.0.1:1", "PARJARM_ISSUER": "https://login.example/realms/bank",
+		"PARJARM_JWKS_PATH": "/.well-known/openid-configuration"}
+	var out syncBuffer
+	err := run(context.Background(), []string{"check"}, env, &out)
+	const want = "PARJARM_JWKS_PATH: the key set (jwks_uri) would be served at /realms/bank/.well-known/openid-configuration, where the OpenID discovery document is (placed by PARJARM_ISSUER); give it a path of its own"
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v\nwant %s", err, want)
+	}
+	env["PARJARM_JWKS_PATH"] = "/keys"
+	env["PARJARM_PAR_PATH"] = "/auth"
+	env["PARJARM_AUTHORIZATION_PATH"] = "/realms/bank/auth"
+	err = run(context.Background(), []string{"check"}, env, &out)
+	const want2 = "PARJARM_PAR_PATH: the PAR endpoint would be served at /realms/bank/auth, where the upstream's authorization_endpoint is (/realms/bank/auth), which clients could then no longer reach: give it a path of its own"
+	if err == nil || err.Error() != want2 {
+		t.Fatalf("err = %v\nwant %s", err, want2)
+	}
+	env["PARJARM_PAR_PATH"] = "/par"
+	if err := run(context.Background(), []string{"check"}, env, &out); err != nil {
+		t.Fatalf("a servable configuration: %v", err)
+	}
+}

@@ -65,6 +65,21 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		return err
 	}
 	if cmd == "check" {
+		if cfg.Issuer != nil {
+			// The issuer is known without the upstream: check where the
+			// gateway's endpoints go (the upstream's are checked at start).
+			public := cfg.PublicURL
+			if public == nil {
+				public = cfg.Issuer
+			}
+			var up []proxy.UpstreamEndpoint
+			if cfg.AuthorizationPath != "" {
+				up = append(up, proxy.UpstreamEndpoint{Name: "authorization_endpoint", Path: cfg.AuthorizationPath})
+			}
+			if _, err := proxy.NewEndpoints(endpointsConfig(cfg, cfg.Issuer.String(), public, up)); err != nil {
+				return err
+			}
+		}
 		fmt.Fprintf(stdout, "configuration OK: %d clients, signing keys %s, store %s\n", reg.Len(), strings.Join(keys.KIDs(), ", "), cfg.StoreKind())
 		return nil
 	}
@@ -127,10 +142,6 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		}
 		authzPath = u.Path
 	}
-	parPath := cfg.PARPath
-	if !cfg.PAREnabled {
-		parPath = ""
-	}
 	upDoc, err := disc.Document(startCtx)
 	if err != nil {
 		return fmt.Errorf("PARJARM_UPSTREAM_URL: cannot read the upstream's discovery document: %w", err)
@@ -141,8 +152,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 			upEndpoints = append(upEndpoints, e)
 		}
 	}
-	endpoints, err := proxy.NewEndpoints(proxy.EndpointsConfig{Issuer: issuer, PublicURL: resolved.PublicURL,
-		PARPath: parPath, JWKSPath: cfg.JWKSPath, Upstream: upEndpoints})
+	endpoints, err := proxy.NewEndpoints(endpointsConfig(cfg, issuer, resolved.PublicURL, upEndpoints))
 	if err != nil {
 		return err
 	}
@@ -254,6 +264,17 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		zap.Bool("par", cfg.PAREnabled), zap.Bool("jarm", cfg.JARMEnabled), zap.Bool("require_par", cfg.RequirePAR),
 		zap.Int("clients", reg.Len()), zap.String("store", cfg.StoreKind()))
 	return serve(ctx, log, cfg.ShutdownTimeout, public, admin)
+}
+
+// endpointsConfig places the gateway's endpoints: PAR (when enabled) and
+// the key set below the public URL, discovery from the issuer, none on the
+// upstream's endpoints up.
+func endpointsConfig(cfg *config.Config, issuer string, public *url.URL, up []proxy.UpstreamEndpoint) proxy.EndpointsConfig {
+	c := proxy.EndpointsConfig{Issuer: issuer, PublicURL: public, JWKSPath: cfg.JWKSPath, Upstream: up}
+	if cfg.PAREnabled {
+		c.PARPath = cfg.PARPath
+	}
+	return c
 }
 
 // discoveryPath is where the upstream's OpenID discovery document is read:
