@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 )
@@ -67,6 +68,33 @@ func (d *Discovery) upstreamURL(public string) (string, error) {
 	u.RawPath = ""
 	u.RawQuery = p.RawQuery
 	return u.String(), nil
+}
+
+// PublicEndpoint maps s, a URL the upstream names on its own address
+// (PARJARM_UPSTREAM_URL, as an upstream that builds URLs from the Host it
+// sees does when the gateway does not preserve the public Host), to the URL
+// clients use for it through the gateway at publicURL; any other string is
+// returned unchanged. It is the inverse of forwarding: a request's path is
+// appended to the upstream URL's path, so what follows the upstream URL is
+// the public path, on the public URL's scheme and host. An upstream URL
+// whose path is the public URL's path names where the issuer lives, and its
+// paths are the public ones (UpstreamBase). RewriteDiscovery and the
+// authorization endpoint's path both use it: an advertised URL and a served
+// one cannot differ.
+func PublicEndpoint(upstream *url.URL, publicURL, s string) string {
+	if upstream == nil {
+		return s
+	}
+	origin := strings.TrimSuffix(upstream.String(), "/")
+	pub, err := url.Parse(publicURL)
+	if origin == "" || err != nil || pub.Host == "" || (s != origin && !strings.HasPrefix(s, origin+"/")) {
+		return s
+	}
+	rest := strings.TrimPrefix(s, origin)
+	if UpstreamBase(upstream, publicURL) != upstream {
+		rest = strings.TrimSuffix(upstream.EscapedPath(), "/") + rest
+	}
+	return pub.Scheme + "://" + pub.Host + rest
 }
 
 func joinPath(base, p string) string {

@@ -148,7 +148,7 @@ func UpstreamEndpoints(doc map[string]any, upstream *url.URL, publicURL, issuer 
 		if !ok || !strings.HasSuffix(name, "_endpoint") || name == EndpointPAR {
 			continue
 		}
-		u, err := url.Parse(PublicURLFor(upstream, publicURL, s))
+		u, err := url.Parse(PublicEndpoint(upstream, publicURL, s))
 		if err != nil || !hosts[strings.ToLower(u.Host)] || u.Path == "" {
 			continue
 		}

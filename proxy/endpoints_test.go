@@ -378,10 +378,13 @@ func TestAClientThatFollowsDiscoveryPushesAndAuthorizes(t *testing.T) {
 	}
 }
 
-func TestPublicURLForMapsTheUpstreamsAddress(t *testing.T) {
+func TestPublicEndpointIsTheInverseOfForwarding(t *testing.T) {
 	tests := []struct{ upstream, public, in, want string }{
 		{"http://kc:8080", "https://login.example/realms/bank", "http://kc:8080/realms/bank/auth", "https://login.example/realms/bank/auth"},
 		{"http://internal/idp", "https://login.example", "http://internal/idp/authorize", "https://login.example/authorize"},
+		// An upstream URL ending with the public path names the issuer's
+		// place: paths are forwarded unchanged (UpstreamBase).
+		{"http://kc:8080/realms/bank", "https://login.example/realms/bank", "http://kc:8080/realms/bank/protocol/openid-connect/token", "https://login.example/realms/bank/protocol/openid-connect/token"},
 		{"http://internal/idp/", "https://login.example/", "http://internal/idp", "https://login.example"},
 		// Not the upstream's address: unchanged.
 		{"http://internal/idp", "https://login.example", "http://internal/idpx/authorize", "http://internal/idpx/authorize"},
@@ -389,8 +392,8 @@ func TestPublicURLForMapsTheUpstreamsAddress(t *testing.T) {
 		{"http://kc:8080", "https://login.example", "https://login.example/auth", "https://login.example/auth"},
 	}
 	for _, tt := range tests {
-		if got := PublicURLFor(mustURL(t, tt.upstream), tt.public, tt.in); got != tt.want {
-			t.Errorf("PublicURLFor(%s, %s, %s) = %s, want %s", tt.upstream, tt.public, tt.in, got, tt.want)
+		if got := PublicEndpoint(mustURL(t, tt.upstream), tt.public, tt.in); got != tt.want {
+			t.Errorf("PublicEndpoint(%s, %s, %s) = %s, want %s", tt.upstream, tt.public, tt.in, got, tt.want)
 		}
 	}
 }

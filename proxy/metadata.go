@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
-	"strings"
 
 	"github.com/go-jose/go-jose/v4"
 	"go.uber.org/zap"
@@ -24,8 +22,8 @@ func RewriteDiscovery(upstream map[string]any, o Options) map[string]any {
 	for k, v := range upstream {
 		// An upstream that names its own address (it built URLs from the
 		// Host it saw) would send clients around the gateway.
-		if s, ok := v.(string); ok && o.Upstream != nil {
-			v = PublicURLFor(o.Upstream, o.PublicURL, s)
+		if s, ok := v.(string); ok {
+			v = PublicEndpoint(o.Upstream, o.PublicURL, s)
 		}
 		doc[k] = v
 	}
@@ -63,20 +61,6 @@ func RewriteDiscovery(upstream map[string]any, o Options) map[string]any {
 		doc["jwks_uri"] = jwks
 	}
 	return doc
-}
-
-// PublicURLFor maps s, a URL the upstream built from its own address, to
-// the URL a client uses for it through the gateway at publicURL: a
-// request's path is appended to the upstream URL's path, so what follows the
-// upstream URL is the public path, on the public URL's scheme and host. Any
-// other s is returned as it is.
-func PublicURLFor(upstream *url.URL, publicURL, s string) string {
-	origin := strings.TrimSuffix(upstream.String(), "/")
-	pub, err := url.Parse(publicURL)
-	if origin == "" || err != nil || pub.Host == "" || (s != origin && !strings.HasPrefix(s, origin+"/")) {
-		return s
-	}
-	return pub.Scheme + "://" + pub.Host + strings.TrimPrefix(s, origin)
 }
 
 func (g *Gateway) serveDiscovery(w http.ResponseWriter, r *http.Request) {

@@ -136,7 +136,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 	if authzPath == "" {
 		// The path clients reach it at through the gateway, also when the
 		// upstream names its own address.
-		u, err := url.Parse(proxy.PublicURLFor(upstreamBase, publicURL, meta.AuthorizationEndpoint))
+		u, err := url.Parse(proxy.PublicEndpoint(upstreamBase, publicURL, meta.AuthorizationEndpoint))
 		if err != nil || u.Path == "" {
 			return fmt.Errorf("upstream discovery authorization_endpoint %q has no path: set PARJARM_AUTHORIZATION_PATH", meta.AuthorizationEndpoint)
 		}
