@@ -20,8 +20,6 @@ import (
 func RewriteDiscovery(upstream map[string]any, o Options) map[string]any {
 	doc := make(map[string]any, len(upstream)+8)
 	for k, v := range upstream {
-		// An upstream that names its own address (it built URLs from the
-		// Host it saw) would send clients around the gateway.
 		if s, ok := v.(string); ok {
 			v = PublicEndpoint(o.Upstream, o.PublicURL, s)
 		}
