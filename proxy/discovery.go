@@ -78,9 +78,11 @@ func (d *Discovery) upstreamURL(public string) (string, error) {
 // appended to the upstream URL's path, so what follows the upstream URL is
 // the public path, on the public URL's scheme and host. An upstream URL
 // whose path is the public URL's path names where the issuer lives, and its
-// paths are the public ones (UpstreamBase). RewriteDiscovery and the
-// authorization endpoint's path both use it: an advertised URL and a served
-// one cannot differ.
+// paths are the public ones (UpstreamBase). It is the one rewriting for
+// what discovery publishes (RewriteDiscovery), for the authorization
+// endpoint's path the gateway intercepts and for what it accepts as an
+// endpoint (the private_key_jwt audience): an advertised URL and a served or
+// accepted one cannot differ.
 func PublicEndpoint(upstream *url.URL, publicURL, s string) string {
 	if upstream == nil {
 		return s
