@@ -50,8 +50,8 @@ func ExampleConfig_Resolve() {
 		return
 	}
 	fmt.Println(r.Issuer)
-	fmt.Println(r.PARURL)
+	fmt.Println(r.PublicURL)
 	// Output:
 	// https://login.example.com/realms/bank
-	// https://gw.example.com/par
+	// https://gw.example.com
 }

@@ -11,18 +11,16 @@ type Resolved struct {
 	// Issuer is the exact issuer string: JARM `iss` (JARM section 2.1),
 	// the RFC 9207 `iss` parameter and the discovery `issuer`.
 	Issuer string
-	// PublicURL is the public base URL of the gateway.
+	// PublicURL is the public base URL of the gateway: PARJARM_PAR_PATH and
+	// PARJARM_JWKS_PATH are placed below its path (proxy.NewEndpoints
+	// builds the published URLs from it).
 	PublicURL *url.URL
-	// PARURL is the absolute URL of the PAR endpoint, published as
-	// pushed_authorization_request_endpoint (RFC 9126, section 5) and
-	// accepted as a client assertion audience (RFC 9126, section 2).
-	PARURL string
 }
 
 // Resolve fills the issuer and public URL from discoveredIssuer (the
 // upstream discovery `issuer`) where PARJARM_ISSUER and PARJARM_PUBLIC_URL
 // are empty: Issuer = ISSUER or discoveredIssuer; PublicURL = PUBLIC_URL,
-// else ISSUER, else discoveredIssuer; PARURL = PublicURL + PAR_PATH. A
+// else ISSUER, else discoveredIssuer. A
 // discovered issuer that is used must pass the rules ISSUER does (RFC 8414,
 // section 2: https, no query or fragment); the error names PARJARM_ISSUER,
 // which overrides it.
@@ -58,6 +56,5 @@ func (c *Config) Resolve(discoveredIssuer string) (Resolved, error) {
 	default:
 		r.PublicURL = discovered
 	}
-	r.PARURL = r.PublicURL.JoinPath(c.PARPath).String()
 	return r, nil
 }

@@ -409,18 +409,19 @@ func TestResolveFillsTheIssuerFromDiscovery(t *testing.T) {
 		name       string
 		environ    map[string]string
 		discovered string
-		want       Resolved
+		wantIssuer string
+		wantPublic string
 	}{
 		{"with nothing set the discovered issuer is used throughout", nil, "https://idp.example.com/realms/bank",
-			Resolved{Issuer: "https://idp.example.com/realms/bank", PARURL: "https://idp.example.com/realms/bank/par"}},
+			"https://idp.example.com/realms/bank", "https://idp.example.com/realms/bank"},
 		{"a discovered issuer with a trailing slash is kept exactly", nil, "https://idp.example.com/",
-			Resolved{Issuer: "https://idp.example.com/", PARURL: "https://idp.example.com/par"}},
+			"https://idp.example.com/", "https://idp.example.com/"},
 		{"a configured issuer overrides discovery and is the public URL", map[string]string{"PARJARM_ISSUER": "https://login.example.com"}, "http://ignored.internal",
-			Resolved{Issuer: "https://login.example.com", PARURL: "https://login.example.com/par"}},
-		{"a public URL gives the PAR URL while the issuer is discovered", map[string]string{"PARJARM_PUBLIC_URL": "https://gw.example.com/base/", "PARJARM_PAR_PATH": "/oauth/par"}, "https://idp.example.com",
-			Resolved{Issuer: "https://idp.example.com", PARURL: "https://gw.example.com/base/oauth/par"}},
+			"https://login.example.com", "https://login.example.com"},
+		{"a public URL is kept while the issuer is discovered", map[string]string{"PARJARM_PUBLIC_URL": "https://gw.example.com/base/"}, "https://idp.example.com",
+			"https://idp.example.com", "https://gw.example.com/base/"},
 		{"an http discovered issuer passes with the insecure switch", map[string]string{"PARJARM_ALLOW_INSECURE_HTTP": "true"}, "http://localhost:8080/realms/dev",
-			Resolved{Issuer: "http://localhost:8080/realms/dev", PARURL: "http://localhost:8080/realms/dev/par"}},
+			"http://localhost:8080/realms/dev", "http://localhost:8080/realms/dev"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -429,11 +430,8 @@ func TestResolveFillsTheIssuerFromDiscovery(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Resolve: %v", err)
 			}
-			if got.Issuer != tt.want.Issuer || got.PARURL != tt.want.PARURL {
-				t.Errorf("Resolve = {Issuer: %q, PARURL: %q}, want {Issuer: %q, PARURL: %q}", got.Issuer, got.PARURL, tt.want.Issuer, tt.want.PARURL)
-			}
-			if got.PublicURL == nil || !strings.HasPrefix(got.PARURL, strings.TrimSuffix(got.PublicURL.String(), "/")) {
-				t.Errorf("PublicURL %v is not the base of PARURL %q", got.PublicURL, got.PARURL)
+			if got.Issuer != tt.wantIssuer || got.PublicURL == nil || got.PublicURL.String() != tt.wantPublic {
+				t.Errorf("Resolve = {Issuer: %q, PublicURL: %v}, want {Issuer: %q, PublicURL: %q}", got.Issuer, got.PublicURL, tt.wantIssuer, tt.wantPublic)
 			}
 		})
 	}

@@ -72,25 +72,33 @@ func (d *Discovery) upstreamURL(public string) (string, error) {
 	return u.String(), nil
 }
 
-// PublicEndpoint maps a URL the upstream names on its own address
+// PublicEndpoint maps s, a URL the upstream names on its own address
 // (PARJARM_UPSTREAM_URL, as an upstream that builds URLs from the Host it
-// sees does when the gateway does not preserve the public Host) to the same
-// path on the gateway's public URL; any other string is returned unchanged.
-// It is the one rewriting both for what discovery publishes
-// (RewriteDiscovery) and for what the gateway accepts as that endpoint (the
-// private_key_jwt audience): an advertised URL and an accepted one cannot
-// differ.
+// sees does when the gateway does not preserve the public Host), to the URL
+// clients use for it through the gateway at publicURL; any other string is
+// returned unchanged. It is the inverse of forwarding: a request's path is
+// appended to the upstream URL's path, so what follows the upstream URL is
+// the public path, on the public URL's scheme and host. An upstream URL
+// whose path is the public URL's path names where the issuer lives, and its
+// paths are the public ones (UpstreamBase). It is the one rewriting for
+// what discovery publishes (RewriteDiscovery), for the authorization
+// endpoint's path the gateway intercepts and for what it accepts as an
+// endpoint (the private_key_jwt audience): an advertised URL and a served or
+// accepted one cannot differ.
 func PublicEndpoint(upstream *url.URL, publicURL, s string) string {
 	if upstream == nil {
 		return s
 	}
-	origin, public := strings.TrimSuffix(upstream.String(), "/"), strings.TrimSuffix(publicURL, "/")
-	if origin == "" || public == "" || (s != origin && !strings.HasPrefix(s, origin+"/")) {
+	origin := strings.TrimSuffix(upstream.String(), "/")
+	pub, err := url.Parse(publicURL)
+	if origin == "" || err != nil || pub.Host == "" || (s != origin && !strings.HasPrefix(s, origin+"/")) {
 		return s
 	}
-	// An upstream that names its own address would send clients around the
-	// gateway.
-	return public + strings.TrimPrefix(s, origin)
+	rest := strings.TrimPrefix(s, origin)
+	if UpstreamBase(upstream, publicURL) != upstream {
+		rest = strings.TrimSuffix(upstream.EscapedPath(), "/") + rest
+	}
+	return pub.Scheme + "://" + pub.Host + rest
 }
 
 func joinPath(base, p string) string {

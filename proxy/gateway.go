@@ -59,16 +59,13 @@ type Options struct {
 	PublicURL string
 	// PAREnabled and JARMEnabled switch the two features.
 	PAREnabled, JARMEnabled bool
-	// PARPath is the push endpoint's path.
-	PARPath string
+	// Endpoints is the table of what the gateway publishes (PAR endpoint,
+	// key set, discovery locations): routed and advertised from it alone.
+	Endpoints *Endpoints
 	// RequirePAR refuses authorization requests without a pushed request_uri.
 	RequirePAR bool
 	// AuthorizationPath is the upstream authorization endpoint's path.
 	AuthorizationPath string
-	// DiscoveryPath is the OpenID discovery document's path.
-	DiscoveryPath string
-	// JWKSPath is where the gateway serves the merged key set.
-	JWKSPath string
 	// PreserveHost sends the public Host header upstream.
 	PreserveHost bool
 	// ReentryParams are the parameters the upstream adds when it re-enters
@@ -136,15 +133,20 @@ func New(opts Options, disc *Discovery, p PAR, jarm Encoder, reg Registry, track
 
 // ServeHTTP routes a public request.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch p := r.URL.Path; {
-	case g.opts.PAREnabled && p == g.opts.PARPath:
-		if !g.limited(w, r, true) {
-			g.par.ServeHTTP(w, r)
+	if e, ok := g.opts.Endpoints.Lookup(r.URL.Path); ok {
+		switch e.Kind {
+		case EndpointPAR:
+			if !g.limited(w, r, true) {
+				g.par.ServeHTTP(w, r)
+			}
+		case EndpointJWKS:
+			g.serveJWKS(w, r)
+		default:
+			g.serveDiscovery(w, r)
 		}
-	case p == g.opts.DiscoveryPath || p == oauthMetadataPath(g.opts.Issuer) || p == "/.well-known/oauth-authorization-server":
-		g.serveDiscovery(w, r)
-	case p == g.opts.JWKSPath:
-		g.serveJWKS(w, r)
+		return
+	}
+	switch p := r.URL.Path; {
 	case p == g.opts.AuthorizationPath:
 		if !g.limited(w, r, false) {
 			g.authorize(w, r)
@@ -176,16 +178,6 @@ func canonicalPath(p string) string {
 		c = dir + last
 	}
 	return c
-}
-
-// oauthMetadataPath is the RFC 8414 (section 3) metadata path for issuer:
-// the well-known segment goes between the host and the issuer's path.
-func oauthMetadataPath(issuer string) string {
-	u, err := url.Parse(issuer)
-	if err != nil {
-		return "/.well-known/oauth-authorization-server"
-	}
-	return "/.well-known/oauth-authorization-server" + strings.TrimSuffix(u.Path, "/")
 }
 
 func (g *Gateway) trusted(remoteAddr string) bool {

@@ -209,7 +209,11 @@ func newBareGateway(t *testing.T, upstream string, responseHeader time.Duration)
 	u, _ := url.Parse(upstream)
 	m := metrics.New(prometheus.NewRegistry())
 	tr := Transport(time.Second, responseHeader)
-	g := New(Options{Upstream: u, AuthorizationPath: "/authorize", DiscoveryPath: "/.well-known/openid-configuration", JWKSPath: "/jwks"},
+	eps, err := NewEndpoints(EndpointsConfig{Issuer: upstream, PublicURL: u, JWKSPath: "/jwks"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := New(Options{Upstream: u, AuthorizationPath: "/authorize", Endpoints: eps},
 		NewDiscovery(u, "/.well-known/openid-configuration", &http.Client{Transport: tr}, time.Minute), nil, nil, nil, nil, tr, m, zap.NewNop())
 	srv := httptest.NewServer(g)
 	t.Cleanup(srv.Close)

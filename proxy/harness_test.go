@@ -65,9 +65,9 @@ func newLegacy(t testing.TB, issuer string) *legacy {
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{
 			"issuer":                   l.issuer,
-			"authorization_endpoint":   l.issuer + "/authorize",
-			"token_endpoint":           l.issuer + "/token",
-			"jwks_uri":                 l.issuer + "/jwks",
+			"authorization_endpoint":   strings.TrimSuffix(l.issuer, "/") + "/authorize",
+			"token_endpoint":           strings.TrimSuffix(l.issuer, "/") + "/token",
+			"jwks_uri":                 strings.TrimSuffix(l.issuer, "/") + "/jwks",
 			"response_types_supported": []string{"code", "token", "id_token", "code id_token", "code token", "code id_token token"},
 			"response_modes_supported": []string{"query", "fragment", "form_post"},
 		})
@@ -116,7 +116,13 @@ func newLegacy(t testing.TB, issuer string) *legacy {
 		l.mu.Unlock()
 		_, _ = io.WriteString(w, "echo "+r.URL.RawQuery)
 	})
-	l.srv = httptest.NewServer(mux)
+	// An issuer with a path (https://idp/realms/bank) is served below it,
+	// as Keycloak and Dex serve theirs.
+	var handler http.Handler = mux
+	if u, err := url.Parse(issuer); err == nil && strings.TrimSuffix(u.Path, "/") != "" {
+		handler = http.StripPrefix(strings.TrimSuffix(u.Path, "/"), mux)
+	}
+	l.srv = httptest.NewServer(handler)
 	t.Cleanup(l.srv.Close)
 	return l
 }
@@ -189,18 +195,19 @@ func (c *testClock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d)
 
 // harness is a gateway in front of a legacy upstream, both on httptest.
 type harness struct {
-	t        testing.TB
-	gw       *httptest.Server
-	up       *legacy
-	gateway  *Gateway
-	par      *par.Service
-	store    store.Store
-	clock    *testClock
-	keys     *jarm.KeySet
-	clients  map[string]*client.Client
-	metrics  *metrics.Metrics
-	registry *prometheus.Registry
-	http     *http.Client
+	t         testing.TB
+	gw        *httptest.Server
+	up        *legacy
+	gateway   *Gateway
+	par       *par.Service
+	store     store.Store
+	clock     *testClock
+	keys      *jarm.KeySet
+	endpoints *Endpoints
+	clients   map[string]*client.Client
+	metrics   *metrics.Metrics
+	registry  *prometheus.Registry
+	http      *http.Client
 }
 
 type harnessOptions struct {
@@ -209,6 +216,11 @@ type harnessOptions struct {
 	jarm       bool
 	clients    []*client.Client
 	mutate     func(*Options)
+	// issuer is the issuer of the upstream and the gateway ("" = the
+	// gateway's own URL); with a path, the upstream serves below it.
+	issuer string
+	// publicURL is the gateway's public URL ("" = the issuer).
+	publicURL string
 }
 
 const (
@@ -230,7 +242,24 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	h := &harness{t: t, clock: &testClock{now: time.Now()}, clients: map[string]*client.Client{}}
 	h.gw = httptest.NewUnstartedServer(nil)
 	issuer := "http://" + h.gw.Listener.Addr().String()
+	if o.issuer != "" {
+		issuer = o.issuer
+	}
 	h.up = newLegacy(t, issuer)
+	publicURL, err := url.Parse(issuer)
+	if o.publicURL != "" {
+		publicURL, err = url.Parse(o.publicURL)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuerURL, _ := url.Parse(issuer)
+	issuerPath := strings.TrimSuffix(issuerURL.Path, "/")
+	h.endpoints, err = NewEndpoints(EndpointsConfig{Issuer: issuer, PublicURL: publicURL, PARPath: "/par",
+		JWKSPath: "/.well-known/parjarm/jwks.json", Upstream: []UpstreamEndpoint{{Name: "authorization_endpoint", Path: issuerPath + "/authorize"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	if o.clients == nil {
 		o.clients = defaultClients()
@@ -257,13 +286,13 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 
 	upURL, _ := url.Parse(h.up.srv.URL)
 	transport := Transport(2*time.Second, 2*time.Second)
-	disc := NewDiscovery(upURL, "/.well-known/openid-configuration", &http.Client{Transport: transport}, time.Minute)
+	disc := NewDiscovery(upURL, issuerPath+"/.well-known/openid-configuration", &http.Client{Transport: transport}, time.Minute)
 	meta, err := disc.Metadata(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	fetcher := client.NewKeyFetcher(client.FetchOptions{})
-	parEndpoint := issuer + "/par"
+	parEndpoint := h.endpoints.URL(EndpointPAR)
 	auth := &client.Authenticator{
 		Registry: reg, Keys: fetcher, Replay: h.store,
 		Audience: client.Audience{Issuer: issuer, TokenEndpoint: meta.TokenEndpoint, PAREndpoint: parEndpoint},
@@ -289,10 +318,9 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 		enc, jmeta = e, jarm.Metadata(e)
 	}
 	opts := Options{
-		Upstream: upURL, Issuer: issuer, PublicURL: issuer,
-		PAREnabled: true, JARMEnabled: o.jarm, PARPath: "/par", RequirePAR: o.requirePAR,
-		AuthorizationPath: "/authorize", DiscoveryPath: "/.well-known/openid-configuration",
-		JWKSPath: "/.well-known/parjarm/jwks.json", PreserveHost: true,
+		Upstream: upURL, Issuer: issuer, PublicURL: publicURL.String(),
+		PAREnabled: true, JARMEnabled: o.jarm, Endpoints: h.endpoints, RequirePAR: o.requirePAR,
+		AuthorizationPath: issuerPath + "/authorize", PreserveHost: true,
 		DialTimeout: 2 * time.Second, ResponseHeaderTimeout: 2 * time.Second, MaxFormBytes: 64 << 10,
 		Metadata: jmeta, Keys: h.keys.Public(),
 	}
@@ -318,7 +346,8 @@ func (h *harness) push(clientID string, params url.Values) *http.Response {
 	for k, v := range params {
 		body[k] = v
 	}
-	req, _ := http.NewRequest(http.MethodPost, h.gw.URL+"/par", strings.NewReader(body.Encode()))
+	parPath, _ := url.Parse(h.endpoints.URL(EndpointPAR))
+	req, _ := http.NewRequest(http.MethodPost, h.gw.URL+parPath.Path, strings.NewReader(body.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	switch c.TokenEndpointAuthMethod {
 	case client.AuthSecretBasic:

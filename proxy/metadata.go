@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/go-jose/go-jose/v4"
 	"go.uber.org/zap"
@@ -15,7 +14,9 @@ import (
 // RewriteDiscovery returns the upstream's discovery document as the gateway
 // publishes it: the PAR endpoint and policy (RFC 9126, section 5), the JWT
 // response modes (JARM section 3), the JARM algorithm lists, and jwks_uri
-// pointing at the merged key set. The upstream document is not modified.
+// pointing at the merged key set. The gateway's URLs come from
+// o.Endpoints, the table ServeHTTP routes from. The upstream document is
+// not modified.
 func RewriteDiscovery(upstream map[string]any, o Options) map[string]any {
 	doc := make(map[string]any, len(upstream)+8)
 	for k, v := range upstream {
@@ -25,9 +26,8 @@ func RewriteDiscovery(upstream map[string]any, o Options) map[string]any {
 		doc[k] = v
 	}
 	doc["issuer"] = o.Issuer
-	base := strings.TrimSuffix(o.PublicURL, "/")
-	if o.PAREnabled {
-		doc["pushed_authorization_request_endpoint"] = base + o.PARPath
+	if par := o.Endpoints.URL(EndpointPAR); o.PAREnabled && par != "" {
+		doc["pushed_authorization_request_endpoint"] = par
 		doc["require_pushed_authorization_requests"] = o.RequirePAR
 	} else {
 		delete(doc, "pushed_authorization_request_endpoint")
@@ -55,7 +55,9 @@ func RewriteDiscovery(upstream map[string]any, o Options) map[string]any {
 	if up, _ := upstream["authorization_response_iss_parameter_supported"].(bool); up || (o.PAREnabled && o.RequirePAR) {
 		doc["authorization_response_iss_parameter_supported"] = true
 	}
-	doc["jwks_uri"] = base + o.JWKSPath
+	if jwks := o.Endpoints.URL(EndpointJWKS); jwks != "" {
+		doc["jwks_uri"] = jwks
+	}
 	return doc
 }
 

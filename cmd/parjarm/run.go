@@ -65,6 +65,21 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		return err
 	}
 	if cmd == "check" {
+		if cfg.Issuer != nil {
+			// The issuer is known without the upstream: check where the
+			// gateway's endpoints go (the upstream's are checked at start).
+			public := cfg.PublicURL
+			if public == nil {
+				public = cfg.Issuer
+			}
+			var up []proxy.UpstreamEndpoint
+			if cfg.AuthorizationPath != "" {
+				up = append(up, proxy.UpstreamEndpoint{Name: "authorization_endpoint", Path: cfg.AuthorizationPath})
+			}
+			if _, err := proxy.NewEndpoints(endpointsConfig(cfg, cfg.Issuer.String(), public, up)); err != nil {
+				return err
+			}
+		}
 		fmt.Fprintf(stdout, "configuration OK: %d clients, signing keys %s, store %s\n", reg.Len(), strings.Join(keys.KIDs(), ", "), cfg.StoreKind())
 		return nil
 	}
@@ -80,20 +95,35 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 	transport := proxy.Transport(cfg.UpstreamDialTimeout, cfg.UpstreamTimeout)
 	upstreamClient := &http.Client{Transport: transport, Timeout: cfg.UpstreamTimeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	disc := proxy.NewDiscovery(cfg.UpstreamURL, discoveryPath(cfg), upstreamClient, cfg.DiscoveryCacheTTL)
+	newDiscovery := func(base *url.URL, issuer string) *proxy.Discovery {
+		return proxy.NewDiscovery(base, discoveryPath(issuer), upstreamClient, cfg.DiscoveryCacheTTL)
+	}
+	// Without PARJARM_ISSUER the upstream URL is taken to name the issuer on
+	// the upstream: its discovery document is read below it.
+	upstreamBase, disc := cfg.UpstreamURL, newDiscovery(cfg.UpstreamURL, "")
+	if cfg.Issuer != nil {
+		upstreamBase = proxy.UpstreamBase(cfg.UpstreamURL, cfg.Issuer.String())
+		disc = newDiscovery(upstreamBase, cfg.Issuer.String())
+	}
 	startCtx, cancel := context.WithTimeout(ctx, cfg.StartupTimeout)
 	defer cancel()
 	meta, err := disc.WaitMetadata(startCtx, time.Second)
 	if err != nil {
-		return fmt.Errorf("PARJARM_UPSTREAM_URL: cannot read the upstream's discovery document within PARJARM_STARTUP_TIMEOUT (%s): %w", cfg.StartupTimeout, err)
+		return fmt.Errorf("PARJARM_UPSTREAM_URL: cannot read the upstream's discovery document within PARJARM_STARTUP_TIMEOUT (%s): %w; for an issuer with a path, set PARJARM_ISSUER or end PARJARM_UPSTREAM_URL with the issuer's path", cfg.StartupTimeout, err)
 	}
 	resolved, err := cfg.Resolve(meta.Issuer)
 	if err != nil {
 		return err
 	}
 	issuer := resolved.Issuer
+	if cfg.Issuer == nil {
+		if b := proxy.UpstreamBase(cfg.UpstreamURL, issuer); b != upstreamBase {
+			// The upstream URL ends with the issuer's path: read the same
+			// document, with the paths of the issuer's URLs, from the host.
+			upstreamBase, disc = b, newDiscovery(b, issuer)
+		}
+	}
 	publicURL := strings.TrimSuffix(resolved.PublicURL.String(), "/")
-	parEndpoint := resolved.PARURL
 	if cfg.UpstreamPreserveHost {
 		// Read the upstream's metadata again as a client would see it
 		// through the gateway: with the public host.
@@ -104,12 +134,29 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 	}
 	authzPath := cfg.AuthorizationPath
 	if authzPath == "" {
-		u, err := url.Parse(meta.AuthorizationEndpoint)
+		// The path clients reach it at through the gateway, also when the
+		// upstream names its own address.
+		u, err := url.Parse(proxy.PublicEndpoint(upstreamBase, publicURL, meta.AuthorizationEndpoint))
 		if err != nil || u.Path == "" {
 			return fmt.Errorf("upstream discovery authorization_endpoint %q has no path: set PARJARM_AUTHORIZATION_PATH", meta.AuthorizationEndpoint)
 		}
 		authzPath = u.Path
 	}
+	upDoc, err := disc.Document(startCtx)
+	if err != nil {
+		return fmt.Errorf("PARJARM_UPSTREAM_URL: cannot read the upstream's discovery document: %w", err)
+	}
+	upEndpoints := []proxy.UpstreamEndpoint{{Name: "authorization_endpoint", Path: authzPath}}
+	for _, e := range proxy.UpstreamEndpoints(upDoc, upstreamBase, publicURL, issuer) {
+		if e.Name != "authorization_endpoint" {
+			upEndpoints = append(upEndpoints, e)
+		}
+	}
+	endpoints, err := proxy.NewEndpoints(endpointsConfig(cfg, issuer, resolved.PublicURL, upEndpoints))
+	if err != nil {
+		return err
+	}
+	parEndpoint := endpoints.URL(proxy.EndpointPAR)
 	upKeys, err := disc.UpstreamKeys(startCtx)
 	if err != nil {
 		log.Warn("cannot read the upstream's key set at start-up; it is merged in when it answers", zap.Error(err))
@@ -137,7 +184,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 			// section 3: the client names the URL it was given): with
 			// PARJARM_UPSTREAM_PRESERVE_HOST=false the upstream's metadata
 			// names its internal address, which no client is told.
-			TokenEndpoint: proxy.PublicEndpoint(cfg.UpstreamURL, publicURL, meta.TokenEndpoint),
+			TokenEndpoint: proxy.PublicEndpoint(upstreamBase, publicURL, meta.TokenEndpoint),
 			PAREndpoint:   parEndpoint,
 			IssuerOnly:    cfg.ClientAssertionAudience == config.AudienceIssuer,
 		},
@@ -177,17 +224,15 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 	}
 
 	gw := proxy.New(proxy.Options{
-		Upstream:              cfg.UpstreamURL,
+		Upstream:              upstreamBase,
 		Issuer:                issuer,
 		UpstreamIssuer:        meta.Issuer,
 		PublicURL:             publicURL,
 		PAREnabled:            cfg.PAREnabled,
 		JARMEnabled:           cfg.JARMEnabled,
-		PARPath:               cfg.PARPath,
+		Endpoints:             endpoints,
 		RequirePAR:            cfg.RequirePAR,
 		AuthorizationPath:     authzPath,
-		DiscoveryPath:         discoveryPath(cfg),
-		JWKSPath:              cfg.JWKSPath,
 		PreserveHost:          cfg.UpstreamPreserveHost,
 		ReentryParams:         cfg.UpstreamReentryParams,
 		TrustedProxies:        cfg.TrustedProxies,
@@ -227,13 +272,24 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 	return serve(ctx, log, cfg.ShutdownTimeout, public, admin)
 }
 
-// discoveryPath is where the OpenID discovery document lives, on the
-// upstream and on the gateway: under the issuer's path (OpenID Connect
-// Discovery, section 4).
-func discoveryPath(cfg *config.Config) string {
+// endpointsConfig places the gateway's endpoints: PAR (when enabled) and
+// the key set below the public URL, discovery from the issuer, none on the
+// upstream's endpoints up.
+func endpointsConfig(cfg *config.Config, issuer string, public *url.URL, up []proxy.UpstreamEndpoint) proxy.EndpointsConfig {
+	c := proxy.EndpointsConfig{Issuer: issuer, PublicURL: public, JWKSPath: cfg.JWKSPath, Upstream: up}
+	if cfg.PAREnabled {
+		c.PARPath = cfg.PARPath
+	}
+	return c
+}
+
+// discoveryPath is where the upstream's OpenID discovery document is read:
+// under the issuer's path (OpenID Connect Discovery, section 4), or at the
+// root for an issuer not known yet ("").
+func discoveryPath(issuer string) string {
 	p := ""
-	if cfg.Issuer != nil {
-		p = strings.TrimSuffix(cfg.Issuer.Path, "/")
+	if u, err := url.Parse(issuer); err == nil {
+		p = strings.TrimSuffix(u.Path, "/")
 	}
 	return p + "/.well-known/openid-configuration"
 }
