@@ -100,8 +100,10 @@ type Gateway struct {
 	tracker *flow.Tracker
 	rp      *httputil.ReverseProxy
 	limiter *Limiter
-	m       *metrics.Metrics
-	log     *zap.Logger
+	// authzCanon is canonicalPath(opts.AuthorizationPath).
+	authzCanon string
+	m          *metrics.Metrics
+	log        *zap.Logger
 }
 
 // Transport returns the upstream transport: a clone of the default one with
@@ -118,7 +120,8 @@ func Transport(dial, responseHeader time.Duration) *http.Transport {
 
 // New returns the gateway. jarm may be nil when JARM is disabled.
 func New(opts Options, disc *Discovery, p PAR, jarm Encoder, reg Registry, tracker *flow.Tracker, transport http.RoundTripper, m *metrics.Metrics, log *zap.Logger) *Gateway {
-	g := &Gateway{opts: opts, disc: disc, par: p, jarm: jarm, reg: reg, tracker: tracker, m: m, log: log, limiter: opts.Limiter}
+	g := &Gateway{opts: opts, disc: disc, par: p, jarm: jarm, reg: reg, tracker: tracker, m: m, log: log, limiter: opts.Limiter,
+		authzCanon: canonicalPath(opts.AuthorizationPath)}
 	g.rp = &httputil.ReverseProxy{
 		Rewrite:        g.rewrite,
 		Transport:      &timedTransport{next: transport, m: m},
@@ -151,10 +154,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !g.limited(w, r, false) {
 			g.authorize(w, r)
 		}
-	case canonicalPath(p) == canonicalPath(g.opts.AuthorizationPath):
+	case canonicalPath(p) == g.authzCanon:
 		// A variant of the authorization endpoint's path that the upstream
 		// may treat as the same (case, `;` parameters, `//`, a trailing
-		// slash) would bypass the gateway's checks: refused.
+		// slash or dot, a format suffix) would bypass the gateway's checks:
+		// refused.
 		g.writePage(w, r, oauth.ErrInvalidRequest.WithDescription("use the authorization endpoint's exact path"))
 	default:
 		g.rp.ServeHTTP(w, r)
