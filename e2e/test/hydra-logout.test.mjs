@@ -7,10 +7,12 @@
 // check_session_iframe. The gateway changes nothing on these paths.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
 import { parseForms, UserAgent } from '../agent.mjs';
-import { discover, redeem, validateJarm } from '../lib/client.mjs';
+import { launchBrowser } from '../lib/browser.mjs';
+import { authorizationUrl, discover, newRequest, push, redeem, validateJarm } from '../lib/client.mjs';
 import { assertGatewayFronts, expectJarmClaims, expectJarmDelivery, parFlow, rpLogout, verifyJws } from '../lib/flows.mjs';
 import { HYDRA_CLIENTS, startHydraWorld, SUBJECT } from '../lib/hydra.mjs';
 
@@ -139,5 +141,44 @@ describe('logout through the gateway in front of ORY Hydra v2.3.0', () => {
     const gone = await silentAuthorization(agent);
     assert.equal(gone.error, 'login_required');
     assert.equal(gone.code, undefined);
+  }));
+
+  test('in headless Chromium: Hydra\'s front-channel page, served through the gateway, loads the client\'s iframe and its script lands on post_logout_redirect_uri with the exact state', withLogs(async () => {
+    const c = C();
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.context.newPage();
+      const problems = [];
+      page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+      const req = await newRequest(c, { response_mode: 'query.jwt' });
+      const pushed = await push(as, c, req.params);
+      await page.goto(authorizationUrl(as, { client_id: c.id, request_uri: pushed.request_uri }).href);
+      await page.waitForURL((u) => u.href.startsWith(c.redirectUri), { timeout: 15000 });
+      const params = await validateJarm(as, c, new URL(page.url()).searchParams, req.state);
+      const { tokens, claims } = await redeem(as, c, params, { codeVerifier: req.codeVerifier, nonce: req.nonce });
+
+      const state = `br-${randomBytes(8).toString('base64url')} a+b&c=d/é`;
+      const logoutUrl = new URL(as.end_session_endpoint);
+      for (const [k, v] of Object.entries({ id_token_hint: tokens.id_token, post_logout_redirect_uri: c.postLogoutRedirectUri, state })) logoutUrl.searchParams.set(k, v);
+      const frontPages = [];
+      page.on('response', (r) => {
+        if (r.url().startsWith(`${world.issuer}/oauth2/sessions/logout?logout_verifier=`)) frontPages.push(r.status());
+      });
+      await page.goto(logoutUrl.href);
+      await page.waitForURL((u) => u.href.startsWith(c.postLogoutRedirectUri), { timeout: 15000 });
+      const done = new URL(page.url());
+      assert.deepEqual([...done.searchParams.keys()], ['state'], done.href);
+      assert.equal(done.searchParams.get('state'), state);
+      assert.deepEqual(frontPages, [200], "the browser went through Hydra's front-channel page on the gateway's origin");
+      const fc = await world.callback.waitFor((e) => e.path === '/cb/frontchannel' && e.params.get('sid') === claims.sid);
+      assert.equal(fc.params.get('iss'), as.issuer, 'the iframe (loaded by Chromium) names the issuer discovery announces');
+      await world.callback.waitFor((e) => e.path === '/cb/logout-done' && e.params.get('state') === state);
+      const ev = await world.callback.waitFor((e) => e.source === 'backchannel' && verifyJws(e.params.get('logout_token'), jwks).payload.sid === claims.sid);
+      assert.equal(verifyJws(ev.params.get('logout_token'), jwks).payload.iss, as.issuer);
+      assert.deepEqual(problems, []);
+    } finally {
+      await browser.close();
+      rmSync(browser.userDataDir, { recursive: true, force: true });
+    }
   }));
 });
