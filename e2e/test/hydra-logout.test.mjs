@@ -10,17 +10,13 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
-import { parseForms, UserAgent } from '../agent.mjs';
+import { parseForms, unescapeHtml, UserAgent } from '../agent.mjs';
 import { launchBrowser } from '../lib/browser.mjs';
 import { authorizationUrl, discover, newRequest, push, redeem, validateJarm } from '../lib/client.mjs';
 import { assertGatewayFronts, expectJarmClaims, expectJarmDelivery, parFlow, rpLogout, verifyJws } from '../lib/flows.mjs';
 import { HYDRA_CLIENTS, startHydraWorld, SUBJECT } from '../lib/hydra.mjs';
 
 const BACKCHANNEL_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
-
-const unescapeHtml = (s) => s.replace(/&#(\d+);/g, (_, n) => String.fromCodePoint(Number(n)))
-  .replace(/&#x([0-9a-f]+);/gi, (_, n) => String.fromCodePoint(parseInt(n, 16)))
-  .replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 
 describe('logout through the gateway in front of ORY Hydra v2.3.0', () => {
   let world;
