@@ -67,7 +67,8 @@ function defaultPath(pathname) {
   return i <= 0 ? '/' : pathname.slice(0, i);
 }
 
-const unescapeHtml = (s) => s
+/** unescapeHtml decodes the HTML character references of an attribute value. */
+export const unescapeHtml = (s) => s
   .replace(/&quot;/g, '"')
   .replace(/&#39;|&#x27;/g, "'")
   .replace(/&lt;/g, '<')

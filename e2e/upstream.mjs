@@ -73,6 +73,19 @@ function send(res, status, html) {
   res.end(html);
 }
 
+// The logout confirmation page: oidc-provider's own form (its xsrf input)
+// with the two buttons inside it, so the scripted user agent finds them.
+async function logoutSource(ctx, form) {
+  ctx.body = page('Legacy upstream: sign out', `
+<p>Do you want to sign out of <code>${esc(ctx.host)}</code>?</p>
+${form.replace('</form>', '<button id="logout-yes" type="submit" name="logout" value="yes">Yes, sign me out</button><button id="logout-no" type="submit">No, stay signed in</button></form>')}`);
+}
+
+// The page shown after a logout without post_logout_redirect_uri.
+async function postLogoutSuccessSource(ctx) {
+  ctx.body = page('Legacy upstream: signed out', `<p id="signed-out">You are signed out${ctx.oidc.client ? ` of <code>${esc(ctx.oidc.client.clientId)}</code>` : ''}.</p>`);
+}
+
 /**
  * buildProvider creates the oidc-provider instance with PAR and JARM off.
  */
@@ -96,9 +109,24 @@ export function buildProvider({ issuer, clients, jwks = upstreamKeys(), features
       jwtResponseModes: { enabled: false },
       // A legacy server: no JAR either; the gateway verifies request objects.
       requestObjects: { enabled: false },
+      // Logout (OpenID Connect RP-Initiated Logout 1.0, on by default, and
+      // Back-Channel Logout 1.0). oidc-provider 9 implements neither Session
+      // Management (session_state, check_session_iframe) nor Front-Channel
+      // Logout: both were removed in v8.
+      rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
+      backchannelLogout: { enabled: true },
       // Only for control experiments (a server with native PAR/JARM); the
       // suite's upstream never sets it.
       ...features,
+    },
+    // oidc-provider's outgoing requests (here: back-channel logout POSTs)
+    // refuse special-use addresses, loopback included (SSRF protection); the
+    // suite's relying party listens on 127.0.0.1, so only for that host the
+    // guard's dispatcher is dropped.
+    fetch: (url, options) => {
+      if (new URL(url).hostname !== '127.0.0.1') return globalThis.fetch(url, options);
+      const { dispatcher, ...rest } = options;
+      return globalThis.fetch(url, rest);
     },
     interactions: {
       url: (ctx, interaction) => `/interaction/${interaction.uid}`,
@@ -218,6 +246,9 @@ export async function startUpstream({ host = '127.0.0.1', port = 0, issuer, clie
   if (log) {
     provider.on('server_error', (ctx, err) => log(`server_error: ${err.stack}`));
     provider.on('authorization.error', (ctx, err) => log(`authorization.error: ${err.message} ${err.error_description ?? ''}`));
+    provider.on('backchannel.error', (ctx, err, client) => log(`backchannel.error: ${client.clientId}: ${err.message}`));
+    provider.on('backchannel.success', (ctx, client) => log(`backchannel.success: ${client.clientId}`));
+    provider.on('end_session.success', () => log('end_session.success'));
     provider.on('grant.error', (ctx, err) => log(`grant.error: ${err.message} ${err.error_description ?? ''}`));
   }
   const server = createServer(async (req, res) => {

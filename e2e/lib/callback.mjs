@@ -35,7 +35,7 @@ const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&
 /**
  * startCallbackServer listens on 127.0.0.1 (port 0 = any) and resolves to
  * { url, port, events, waitFor(pred, ms), clear(), close() }.
- * events: { method, path, params: URLSearchParams, source: 'query'|'form'|'fragment' }
+ * events: { method, path, params: URLSearchParams, source: 'query'|'form'|'fragment'|'backchannel' }
  */
 export async function startCallbackServer({ port = 0 } = {}) {
   const events = [];
@@ -67,6 +67,18 @@ export async function startCallbackServer({ port = 0 } = {}) {
     if (url.pathname.startsWith('/fragment/') && req.method === 'POST') {
       record({ method: 'POST', path: `/cb/${url.pathname.slice('/fragment/'.length)}`, params: new URLSearchParams(body), source: 'fragment' });
       res.writeHead(204).end();
+      return;
+    }
+    // A client's backchannel_logout_uri (OpenID Connect Back-Channel Logout
+    // 1.0): the OP POSTs a form with logout_token; the RP answers 200 with
+    // Cache-Control: no-store (section 2.8).
+    if (url.pathname.startsWith('/backchannel/')) {
+      if (req.method !== 'POST') {
+        res.writeHead(405, { allow: 'POST', 'content-type': 'text/plain' }).end('method not allowed');
+        return;
+      }
+      record({ method: 'POST', path: url.pathname, params: new URLSearchParams(body), source: 'backchannel', contentType: req.headers['content-type'] });
+      res.writeHead(200, { 'cache-control': 'no-store' }).end();
       return;
     }
     if (!url.pathname.startsWith('/cb/')) {

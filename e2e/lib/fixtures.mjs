@@ -21,6 +21,7 @@ export const CLIENTS = Object.freeze({
   public: 'public-client', // public (none), PKCE, JARM ES256
   hybrid: 'hybrid-client', // confidential, response types code and "code id_token", JARM EdDSA
   parOnly: 'par-only-client', // confidential, require_pushed_authorization_requests
+  logout: 'logout-client', // confidential, client_secret_basic; post_logout_redirect_uris and a backchannel_logout_uri at the upstream
 });
 
 function secret() {
@@ -96,6 +97,16 @@ export async function makeWorldConfig(callbackBase) {
       jarmAlg: 'EdDSA',
     },
     [CLIENTS.parOnly]: { id: CLIENTS.parOnly, secret: secret(), authMethod: 'client_secret_basic', redirectUri: cb('par-only'), requirePar: true },
+    [CLIENTS.logout]: {
+      id: CLIENTS.logout,
+      secret: secret(),
+      authMethod: 'client_secret_basic',
+      redirectUri: cb('logout'),
+      // Logout registrations live at the upstream only: the gateway's
+      // registry has no such fields, it passes logout through untouched.
+      postLogoutRedirectUri: cb('logout-done'),
+      backchannelLogoutUri: `${callbackBase}/backchannel/${CLIENTS.logout}`,
+    },
   };
 
   const upstream = Object.values(clients).map((c) => {
@@ -115,6 +126,13 @@ export async function makeWorldConfig(callbackBase) {
     // the implicit grant (needed for "code id_token"); a native client may use
     // an http loopback redirect URI.
     if (m.grant_types.includes('implicit')) m.application_type = 'native';
+    // OpenID Connect RP-Initiated Logout 1.0 section 3.1 and Back-Channel
+    // Logout 1.0 section 2.2 client metadata.
+    if (c.postLogoutRedirectUri) m.post_logout_redirect_uris = [c.postLogoutRedirectUri];
+    if (c.backchannelLogoutUri) {
+      m.backchannel_logout_uri = c.backchannelLogoutUri;
+      m.backchannel_logout_session_required = true;
+    }
     return m;
   });
 

@@ -2,8 +2,9 @@
 // plain authorization request run by the scripted user agent, and checks of
 // how a JARM response was delivered.
 import assert from 'node:assert/strict';
+import { constants, createPublicKey, verify } from 'node:crypto';
 
-import { UserAgent } from '../agent.mjs';
+import { parseForms, UserAgent } from '../agent.mjs';
 import { authorizationUrl, decodeJwt, newRequest, push } from './client.mjs';
 import { USER } from './fixtures.mjs';
 
@@ -134,5 +135,72 @@ export function expectJarmClaims(jwt, { issuer, clientId, alg, jwks }) {
   assert.equal(typeof payload.exp, 'number');
   assert.ok(payload.exp > now + 10 && payload.exp <= now + 600 + 5, `exp ${payload.exp - now}s ahead`);
   if (payload.iat !== undefined) assert.ok(Math.abs(payload.iat - now) <= 30, 'iat is now');
+  return { header, payload };
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * rpLogout runs an RP-initiated logout (OpenID Connect RP-Initiated Logout
+ * 1.0) in the agent's browser session: it GETs url (the end_session_endpoint
+ * with its parameters), follows redirects, and on a page with a POST form
+ * submits the form's hidden inputs plus its `logout=yes` button when there is
+ * one (oidc-provider's confirmation page and its auto-submitting form). It
+ * stops at the first redirect whose target starts with returnTo and resolves
+ * to { kind: 'redirect', url: URL, status, location, pages } or
+ * { kind: 'page', status, url, html, pages }; pages lists the URLs of the
+ * forms it submitted.
+ */
+export async function rpLogout(agent, url, returnTo, { maxHops = 15 } = {}) {
+  const pages = [];
+  let next = { url: String(url), method: 'GET' };
+  for (let i = 0; i < maxHops; i++) {
+    const res = await agent.request(next.url, next);
+    const current = next.url;
+    if (REDIRECTS.has(res.status)) {
+      await res.arrayBuffer();
+      const loc = res.headers.get('location');
+      if (!loc) throw new Error(`${res.status} without Location from ${current}`);
+      const target = new URL(loc, current);
+      if (target.href.startsWith(returnTo)) return { kind: 'redirect', url: target, status: res.status, location: loc, pages };
+      next = { url: target.href, method: 'GET' };
+      continue;
+    }
+    const html = await res.text();
+    const forms = res.status === 200 && /html/i.test(res.headers.get('content-type') ?? '') ? parseForms(html) : [];
+    const form = forms.find((f) => f.method === 'POST' && f.action);
+    if (!form) return { kind: 'page', status: res.status, url: current, html, pages };
+    pages.push(current);
+    const fields = {};
+    for (const f of form.fields) if (f.tag === 'input' && f.type === 'hidden' && f.name) fields[f.name] = f.value;
+    const yes = form.fields.find((f) => f.type === 'submit' && f.name === 'logout');
+    if (yes) fields.logout = yes.value;
+    next = { url: new URL(form.action, current).href, method: 'POST', form: fields };
+  }
+  throw new Error(`logout: no redirect to ${returnTo} after ${maxHops} hops: ${agent.history.slice(-maxHops).map((h) => `${h.method} ${h.url} ${h.status}`).join(' | ')}`);
+}
+
+/**
+ * verifyJws verifies a compact JWS's signature against the key of a JWK set
+ * named by its header's kid (RS256, PS256, ES256, EdDSA) and returns
+ * { header, payload }; it throws when the key is missing or the signature is
+ * wrong. Claims are the caller's to check.
+ */
+export function verifyJws(jws, jwks) {
+  const [h, p, sig] = jws.split('.');
+  const { header, payload } = decodeJwt(jws);
+  const jwk = jwks.keys.find((k) => k.kid === header.kid);
+  if (!jwk) throw new Error(`no key ${header.kid} in the key set (${jwks.keys.map((k) => k.kid).join(', ')})`);
+  const key = createPublicKey({ key: jwk, format: 'jwk' });
+  const data = Buffer.from(`${h}.${p}`);
+  const signature = Buffer.from(sig, 'base64url');
+  const ok = {
+    RS256: () => verify('sha256', data, key, signature),
+    PS256: () => verify('sha256', data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, signature),
+    ES256: () => verify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, signature),
+    EdDSA: () => verify(null, data, key, signature),
+  }[header.alg]?.();
+  if (ok === undefined) throw new Error(`unsupported alg ${header.alg}`);
+  if (!ok) throw new Error(`bad ${header.alg} signature (kid ${header.kid})`);
   return { header, payload };
 }

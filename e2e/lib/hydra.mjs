@@ -90,12 +90,14 @@ export async function createDatabase() {
 }
 
 /**
- * startLoginApp serves Hydra's login and consent URLs on its own origin and
- * accepts both through the admin API at adminUrl() (a function: Hydra's admin
- * port is known before Hydra runs). Every request is recorded in hits.
- * Resolves to { url, loginUrl, consentUrl, hits, close() }.
+ * startLoginApp serves Hydra's login, consent and logout URLs on its own
+ * origin and accepts all three through the admin API at adminUrl() (a
+ * function: Hydra's admin port is known before Hydra runs). remember: whether
+ * Hydra remembers the login and the consent (a login session, needed for
+ * prompt=none and for RP-initiated logout to end a session). Every request is
+ * recorded in hits. Resolves to { url, loginUrl, consentUrl, logoutUrl, hits, close() }.
  */
-export async function startLoginApp({ adminUrl, subject = SUBJECT, log }) {
+export async function startLoginApp({ adminUrl, subject = SUBJECT, log, remember = false }) {
   const hits = [];
   const admin = async (method, path, challenge, body) => {
     const res = await fetch(`${adminUrl()}${path}?${new URLSearchParams(challenge)}`, {
@@ -116,16 +118,21 @@ export async function startLoginApp({ adminUrl, subject = SUBJECT, log }) {
       if (url.pathname === '/login' && url.searchParams.has('login_challenge')) {
         const login_challenge = url.searchParams.get('login_challenge');
         await admin('GET', '/admin/oauth2/auth/requests/login', { login_challenge });
-        ({ redirect_to: next } = await admin('PUT', '/admin/oauth2/auth/requests/login/accept', { login_challenge }, { subject: subject.sub, remember: false }));
+        ({ redirect_to: next } = await admin('PUT', '/admin/oauth2/auth/requests/login/accept', { login_challenge }, { subject: subject.sub, remember }));
       } else if (url.pathname === '/consent' && url.searchParams.has('consent_challenge')) {
         const consent_challenge = url.searchParams.get('consent_challenge');
         const cr = await admin('GET', '/admin/oauth2/auth/requests/consent', { consent_challenge });
         ({ redirect_to: next } = await admin('PUT', '/admin/oauth2/auth/requests/consent/accept', { consent_challenge }, {
           grant_scope: cr.requested_scope ?? [],
           grant_access_token_audience: cr.requested_access_token_audience ?? [],
-          remember: false,
+          remember,
           session: { id_token: { email: subject.email, email_verified: true, name: subject.name } },
         }));
+      } else if (url.pathname === '/logout' && url.searchParams.has('logout_challenge')) {
+        // Hydra's logout UI (urls.logout): the user confirms; the app accepts.
+        const logout_challenge = url.searchParams.get('logout_challenge');
+        await admin('GET', '/admin/oauth2/auth/requests/logout', { logout_challenge });
+        ({ redirect_to: next } = await admin('PUT', '/admin/oauth2/auth/requests/logout/accept', { logout_challenge }));
       } else {
         res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
         return;
@@ -145,6 +152,7 @@ export async function startLoginApp({ adminUrl, subject = SUBJECT, log }) {
     url,
     loginUrl: `${url}/login`,
     consentUrl: `${url}/consent`,
+    logoutUrl: `${url}/logout`,
     hits,
     close: () => new Promise((resolve) => {
       server.closeAllConnections();
@@ -158,7 +166,7 @@ export async function startLoginApp({ adminUrl, subject = SUBJECT, log }) {
  * with the given issuer and login/consent URLs, on free loopback ports.
  * Resolves to { url, adminUrl, logs(), stop() } once /health/ready is 200.
  */
-export async function startHydra({ dsn, issuer, loginUrl, consentUrl, adminPort, log }) {
+export async function startHydra({ dsn, issuer, loginUrl, consentUrl, logoutUrl, adminPort, log }) {
   const bin = hydraBinary();
   const publicPort = await freePort();
   adminPort ??= await freePort();
@@ -169,6 +177,7 @@ export async function startHydra({ dsn, issuer, loginUrl, consentUrl, adminPort,
     URLS_SELF_ISSUER: issuer,
     URLS_LOGIN: loginUrl,
     URLS_CONSENT: consentUrl,
+    ...(logoutUrl ? { URLS_LOGOUT: logoutUrl } : {}),
     SERVE_PUBLIC_HOST: '127.0.0.1',
     SERVE_PUBLIC_PORT: String(publicPort),
     SERVE_ADMIN_HOST: '127.0.0.1',
@@ -224,8 +233,11 @@ export async function registerClient(adminUrl, metadata) {
  * id, secret and redirect URI in Hydra and in the gateway:
  *   basic  client_secret_basic, JARM with the default alg (RS256)
  *   conf   client_secret_basic, require_pushed_authorization_requests in the gateway
+ *   logout client_secret_basic, with post_logout_redirect_uris,
+ *          frontchannel_logout_uri and backchannel_logout_uri at Hydra only
+ *          (the gateway's registry has no logout fields)
  */
-export const HYDRA_CLIENTS = Object.freeze({ basic: 'hydra-basic', conf: 'conf' });
+export const HYDRA_CLIENTS = Object.freeze({ basic: 'hydra-basic', conf: 'conf', logout: 'hydra-logout' });
 
 function makeClients(callbackBase) {
   const cb = (name) => `${callbackBase}/cb/${name}`;
@@ -233,15 +245,26 @@ function makeClients(callbackBase) {
   return {
     [HYDRA_CLIENTS.basic]: { id: HYDRA_CLIENTS.basic, secret: secret(), authMethod: 'client_secret_basic', redirectUri: cb('basic') },
     [HYDRA_CLIENTS.conf]: { id: HYDRA_CLIENTS.conf, secret: secret(), authMethod: 'client_secret_basic', redirectUri: cb('conf'), requirePar: true },
+    [HYDRA_CLIENTS.logout]: {
+      id: HYDRA_CLIENTS.logout,
+      secret: secret(),
+      authMethod: 'client_secret_basic',
+      redirectUri: cb('logout'),
+      postLogoutRedirectUri: cb('logout-done'),
+      frontchannelLogoutUri: cb('frontchannel'),
+      backchannelLogoutUri: `${callbackBase}/backchannel/${HYDRA_CLIENTS.logout}`,
+    },
   };
 }
 
 /**
  * startHydraWorld starts the callback server, a database, the login app,
  * Hydra and one gateway in front of it (memory store, a signing key file).
- * Resolves to { issuer, gateway, hydra, loginApp, callback, clients, logs(), close() }.
+ * remember: the login app asks Hydra to remember logins and consents (see
+ * startLoginApp). Resolves to { issuer, gateway, hydra, loginApp, callback,
+ * clients, logs(), close() }.
  */
-export async function startHydraWorld({ gatewayEnv = {}, log } = {}) {
+export async function startHydraWorld({ gatewayEnv = {}, log, remember = false } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'parjarm-e2e-hydra-'));
   const started = [];
   // close stops everything even when a step fails, then reports the
@@ -269,6 +292,7 @@ export async function startHydraWorld({ gatewayEnv = {}, log } = {}) {
     const loginLog = [];
     const loginApp = await startLoginApp({
       adminUrl: () => `http://127.0.0.1:${hydraAdminPort}`,
+      remember,
       log: (l) => {
         loginLog.push(l);
         log?.(`[login-app] ${l}`);
@@ -281,6 +305,7 @@ export async function startHydraWorld({ gatewayEnv = {}, log } = {}) {
       issuer,
       loginUrl: loginApp.loginUrl,
       consentUrl: loginApp.consentUrl,
+      logoutUrl: loginApp.logoutUrl,
       adminPort: hydraAdminPort,
       log: log ? (l) => log(`[hydra] ${l}`) : undefined,
     });
@@ -296,6 +321,10 @@ export async function startHydraWorld({ gatewayEnv = {}, log } = {}) {
         grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
         scope: 'openid offline_access email profile',
+        // OpenID Connect RP-Initiated, Front-Channel and Back-Channel Logout client metadata.
+        ...(c.postLogoutRedirectUri ? { post_logout_redirect_uris: [c.postLogoutRedirectUri] } : {}),
+        ...(c.frontchannelLogoutUri ? { frontchannel_logout_uri: c.frontchannelLogoutUri, frontchannel_logout_session_required: true } : {}),
+        ...(c.backchannelLogoutUri ? { backchannel_logout_uri: c.backchannelLogoutUri, backchannel_logout_session_required: true } : {}),
       });
     }
     const clientsFile = join(dir, 'clients.json');
