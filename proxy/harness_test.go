@@ -203,6 +203,7 @@ type harnessOptions struct {
 	jarm       bool
 	clients    []*client.Client
 	mutate     func(*Options)
+	log        *zap.Logger // nil: zaptest at warn level
 }
 
 const (
@@ -245,6 +246,9 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	log := zap.NewNop() // a fuzz target must not log through testing.F
 	if _, fuzzing := t.(*testing.F); !fuzzing {
 		log = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	}
+	if o.log != nil {
+		log = o.log
 	}
 	h.registry = prometheus.NewRegistry()
 	h.metrics = metrics.New(h.registry)
