@@ -20,6 +20,7 @@ import (
 
 	"github.com/parjarm/parjarm/client"
 	"github.com/parjarm/parjarm/config"
+	"github.com/parjarm/parjarm/errpage"
 	"github.com/parjarm/parjarm/flow"
 	"github.com/parjarm/parjarm/jarm"
 	"github.com/parjarm/parjarm/metrics"
@@ -61,6 +62,10 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		return err
 	}
 	keys, err := loadKeys(cfg, log)
+	if err != nil {
+		return err
+	}
+	pages, err := loadPages(cfg)
 	if err != nil {
 		return err
 	}
@@ -174,6 +179,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 
 	gw := proxy.New(proxy.Options{
 		Upstream:              cfg.UpstreamURL,
+		Pages:                 pages,
 		Issuer:                issuer,
 		UpstreamIssuer:        meta.Issuer,
 		PublicURL:             publicURL,
@@ -220,6 +226,20 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		zap.Bool("par", cfg.PAREnabled), zap.Bool("jarm", cfg.JARMEnabled), zap.Bool("require_par", cfg.RequirePAR),
 		zap.Int("clients", reg.Len()), zap.String("store", cfg.StoreKind()))
 	return serve(ctx, log, cfg.ShutdownTimeout, public, admin)
+}
+
+// loadPages loads the error pages: the operator's template and texts, if
+// any, over the built-in ones. A template or a locale file that does not load
+// stops start-up with its file (and line).
+func loadPages(cfg *config.Config) (*errpage.Pages, error) {
+	if _, err := errpage.Load("", cfg.ErrorLocales); err != nil {
+		return nil, fmt.Errorf("PARJARM_ERROR_LOCALES: %w", err)
+	}
+	pages, err := errpage.Load(cfg.ErrorTemplate, cfg.ErrorLocales)
+	if err != nil {
+		return nil, fmt.Errorf("PARJARM_ERROR_TEMPLATE: %w", err)
+	}
+	return pages, nil
 }
 
 // discoveryPath is where the OpenID discovery document lives, on the
