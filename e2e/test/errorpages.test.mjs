@@ -5,7 +5,9 @@
 // the page, the X-Request-Id header and the gateway's log line), that the
 // page fetched nothing from anywhere but its own origin and ran into no
 // Content-Security-Policy violation (its style applies), and keeps a
-// screenshot of each in e2e/artifacts/errorpages-<kind>.png.
+// screenshot of each in e2e/artifacts/errorpages-<kind>.png. With
+// JavaScript off, the form_post.jwt page shows a readable fallback whose
+// Continue button still delivers the response.
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -13,9 +15,11 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 
-import { launchBrowser } from '../lib/browser.mjs';
-import { authorizationUrl, discover, newRequest } from '../lib/client.mjs';
-import { CLIENTS } from '../lib/fixtures.mjs';
+import { chromium } from 'playwright-core';
+
+import { CHROMIUM, CHROMIUM_ARGS, launchBrowser } from '../lib/browser.mjs';
+import { authorizationUrl, discover, newRequest, push } from '../lib/client.mjs';
+import { CLIENTS, USER } from '../lib/fixtures.mjs';
 import { startGateway } from '../lib/gateway.mjs';
 import { freePort } from '../lib/net.mjs';
 import { startWorld } from '../lib/world.mjs';
@@ -193,6 +197,46 @@ describe('error pages in a real browser (headless Chromium)', () => {
     const v = await visit(url.href);
     assert.ok(Number(v.response.headers()['retry-after']) > 0, 'Retry-After');
     await expectPage(v, { kind: 'too_many_requests', status: 429, origin: limited.url, gateway: limited });
+  }));
+
+  test('10g. form_post.jwt with JavaScript off: the auto-submit page explains itself and its Continue button posts the response', withLogs(async () => {
+    const c = world.clients[CLIENTS.basic];
+    world.callback.clear();
+    const req = await newRequest(c, { response_mode: 'form_post.jwt' });
+    const pushed = await push(as, c, req.params);
+    const noScript = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+    try {
+      const context = await noScript.newContext({ javaScriptEnabled: false, viewport: { width: 900, height: 700 } });
+      const page = await context.newPage();
+      const problems = [];
+      page.on('console', (m) => {
+        if (/Content.Security.Policy|Refused to/i.test(m.text())) problems.push(m.text());
+      });
+      let formPage;
+      page.on('response', (r) => {
+        if (r.url().startsWith(world.issuer) && r.status() === 200 && /html/.test(r.headers()['content-type'] ?? '') && !r.url().includes('/interaction/')) formPage = r;
+      });
+      await page.goto(authorizationUrl(as, { client_id: c.id, request_uri: pushed.request_uri }).href);
+      await page.fill('#username', USER.username);
+      await page.fill('#password', USER.password);
+      await Promise.all([page.waitForSelector('form#consent'), page.click('#sign-in')]);
+      await Promise.all([page.waitForSelector('noscript h1, main h1'), page.click('#allow')]);
+      assert.ok(formPage, 'the gateway served the form_post page');
+      const csp = formPage.headers()['content-security-policy'] ?? '';
+      assert.match(csp, /script-src 'sha256-[^']+'; style-src 'sha256-[^']+'; form-action http:\/\/127\.0\.0\.1:\d+; frame-ancestors 'none'; base-uri 'none'/);
+      assert.equal((await page.textContent('main h1')).trim(), 'One more step to finish signing in');
+      assert.ok(await page.isVisible('button[type=submit]'), 'a Continue button');
+      // Evaluated over the DevTools protocol (the page's own scripts are off):
+      // the fallback's style applies, so it passed the CSP by its hash.
+      assert.equal(await page.evaluate(() => getComputedStyle(document.querySelector('button')).borderTopLeftRadius), '10px', 'the fallback is styled');
+      await page.screenshot({ path: join(ARTIFACTS, 'errorpages-form_post-noscript.png'), fullPage: true });
+      assert.deepEqual(problems, [], 'no CSP violation (its style is allowed by hash)');
+      await page.click('button[type=submit]');
+      const posted = await world.callback.waitFor((e) => e.source === 'form' && e.path === new URL(c.redirectUri).pathname);
+      assert.deepEqual([...posted.params.keys()], ['response']);
+    } finally {
+      await noScript.close();
+    }
   }));
 
   test('10f. the store goes away (Redis stopped): "The sign-in service is temporarily unavailable"', withLogs(async () => {
