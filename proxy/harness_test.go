@@ -198,12 +198,12 @@ type harness struct {
 }
 
 type harnessOptions struct {
+	log        *zap.Logger // nil: zaptest at warn level
 	store      store.Store // nil: memory store on the test clock
 	requirePAR bool
 	jarm       bool
 	clients    []*client.Client
 	mutate     func(*Options)
-	log        *zap.Logger // nil: zaptest at warn level
 }
 
 const (

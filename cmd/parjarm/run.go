@@ -179,7 +179,6 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 
 	gw := proxy.New(proxy.Options{
 		Upstream:              cfg.UpstreamURL,
-		Pages:                 pages,
 		Issuer:                issuer,
 		UpstreamIssuer:        meta.Issuer,
 		PublicURL:             publicURL,
@@ -196,6 +195,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		ResponseHeaderTimeout: cfg.UpstreamTimeout,
 		MaxFormBytes:          cfg.PARMaxBodyBytes,
 		MaxParams:             cfg.MaxParams,
+		Pages:                 pages,
 		Metadata:              jarmMeta,
 		Keys:                  keys.Public(),
 		Limiter:               proxy.NewLimiter(cfg.RateLimit, cfg.RateLimitBurst, nil),
@@ -226,20 +226,6 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		zap.Bool("par", cfg.PAREnabled), zap.Bool("jarm", cfg.JARMEnabled), zap.Bool("require_par", cfg.RequirePAR),
 		zap.Int("clients", reg.Len()), zap.String("store", cfg.StoreKind()))
 	return serve(ctx, log, cfg.ShutdownTimeout, public, admin)
-}
-
-// loadPages loads the error pages: the operator's template and texts, if
-// any, over the built-in ones. A template or a locale file that does not load
-// stops start-up with its file (and line).
-func loadPages(cfg *config.Config) (*errpage.Pages, error) {
-	if _, err := errpage.Load("", cfg.ErrorLocales); err != nil {
-		return nil, fmt.Errorf("PARJARM_ERROR_LOCALES: %w", err)
-	}
-	pages, err := errpage.Load(cfg.ErrorTemplate, cfg.ErrorLocales)
-	if err != nil {
-		return nil, fmt.Errorf("PARJARM_ERROR_TEMPLATE: %w", err)
-	}
-	return pages, nil
 }
 
 // discoveryPath is where the OpenID discovery document lives, on the
@@ -333,6 +319,20 @@ func loadKeys(cfg *config.Config, log *zap.Logger) (*jarm.KeySet, error) {
 		}
 	}
 	return keys, nil
+}
+
+// loadPages loads the error pages: the operator's template and texts, if
+// any, over the built-in ones. A template or a locale file that does not load
+// stops start-up with its file (and line).
+func loadPages(cfg *config.Config) (*errpage.Pages, error) {
+	if _, err := errpage.Load("", cfg.ErrorLocales); err != nil {
+		return nil, fmt.Errorf("PARJARM_ERROR_LOCALES: %w", err)
+	}
+	pages, err := errpage.Load(cfg.ErrorTemplate, cfg.ErrorLocales)
+	if err != nil {
+		return nil, fmt.Errorf("PARJARM_ERROR_TEMPLATE: %w", err)
+	}
+	return pages, nil
 }
 
 func openStore(cfg *config.Config, log *zap.Logger) (store.Store, error) {
