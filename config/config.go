@@ -299,6 +299,19 @@ type Config struct {
 	// Default 15s.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
 
+	// ErrorTemplate is the path of an html/template file that replaces the
+	// built-in error page (its data: package errpage's Data, listed in the
+	// README). A template that does not parse stops start-up with its file
+	// and line; one that fails while answering falls back to the built-in
+	// page. Default empty: the built-in page.
+	ErrorTemplate string `env:"ERROR_TEMPLATE" envDefault:""`
+
+	// ErrorLocales is a directory of error page texts, one <tag>.json file
+	// per language (de.json, pt-BR.json), that add languages or replace
+	// texts of the bundled ones (en, de, es, fr, nl, pt-BR). Default empty:
+	// the bundled texts.
+	ErrorLocales string `env:"ERROR_LOCALES" envDefault:""`
+
 	// LogLevel is the zap level: debug, info, warn or error.
 	// Default "info".
 	LogLevel string `env:"LOG_LEVEL" envDefault:"info"`

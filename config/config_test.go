@@ -160,6 +160,8 @@ func TestLoadAppliesEveryDefault(t *testing.T) {
 		{"PARJARM_WRITE_TIMEOUT", func(c *Config) any { return c.WriteTimeout }, 60 * time.Second},
 		{"PARJARM_IDLE_TIMEOUT", func(c *Config) any { return c.IdleTimeout }, 120 * time.Second},
 		{"PARJARM_SHUTDOWN_TIMEOUT", func(c *Config) any { return c.ShutdownTimeout }, 15 * time.Second},
+		{"PARJARM_ERROR_TEMPLATE", func(c *Config) any { return c.ErrorTemplate }, ""},
+		{"PARJARM_ERROR_LOCALES", func(c *Config) any { return c.ErrorLocales }, ""},
 		{"PARJARM_LOG_LEVEL", func(c *Config) any { return c.LogLevel }, "info"},
 		{"PARJARM_LOG_FORMAT", func(c *Config) any { return c.LogFormat }, "json"},
 	})
@@ -227,6 +229,8 @@ func full() map[string]string {
 		"PARJARM_WRITE_TIMEOUT":                 "40s",
 		"PARJARM_IDLE_TIMEOUT":                  "90s",
 		"PARJARM_SHUTDOWN_TIMEOUT":              "25s",
+		"PARJARM_ERROR_TEMPLATE":                "/etc/parjarm/error.html",
+		"PARJARM_ERROR_LOCALES":                 "/etc/parjarm/locales",
 		"PARJARM_LOG_LEVEL":                     "debug",
 		"PARJARM_LOG_FORMAT":                    "console",
 	}
@@ -295,6 +299,8 @@ func TestLoadReadsAFullEnvironment(t *testing.T) {
 		{"PARJARM_WRITE_TIMEOUT", func(c *Config) any { return c.WriteTimeout }, 40 * time.Second},
 		{"PARJARM_IDLE_TIMEOUT", func(c *Config) any { return c.IdleTimeout }, 90 * time.Second},
 		{"PARJARM_SHUTDOWN_TIMEOUT", func(c *Config) any { return c.ShutdownTimeout }, 25 * time.Second},
+		{"PARJARM_ERROR_TEMPLATE", func(c *Config) any { return c.ErrorTemplate }, "/etc/parjarm/error.html"},
+		{"PARJARM_ERROR_LOCALES", func(c *Config) any { return c.ErrorLocales }, "/etc/parjarm/locales"},
 		{"PARJARM_LOG_LEVEL", func(c *Config) any { return c.LogLevel }, "debug"},
 		{"PARJARM_LOG_FORMAT", func(c *Config) any { return c.LogFormat }, "console"},
 	})

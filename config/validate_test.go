@@ -171,6 +171,8 @@ func TestLoadReportsEachInvalidValueByVariable(t *testing.T) {
 // freeForm are the variables no value of which is invalid on its own.
 var freeForm = []string{
 	"PARJARM_CLIENTS_FILE", "PARJARM_SIGNING_KEYS_FILE", "PARJARM_SIGNING_KEY_ID",
+	// Read and checked by errpage.Load at start-up (config reads no files).
+	"PARJARM_ERROR_TEMPLATE", "PARJARM_ERROR_LOCALES",
 }
 
 func TestEveryVariableHasAnInvalidCase(t *testing.T) {

@@ -305,31 +305,51 @@ func Build(redirectURI, base string, params url.Values) (*Response, error) {
 // Content-Security-Policy allows exactly this script by its hash.
 const formPostScript = `document.forms[0].submit();`
 
-var formPostScriptHash = func() string {
-	sum := sha256.Sum256([]byte(formPostScript))
+// formPostStyle styles the page's no-script fallback, the only part a
+// person may see; the Content-Security-Policy allows it by its hash. It has
+// no comments (html/template would remove them and change the hash).
+const formPostStyle = `html{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",Arial,sans-serif;line-height:1.55;background:#f3f4f6;color:#111827}` +
+	`body{margin:0;padding:10vh 1rem 2rem;display:flex;justify-content:center}` +
+	`main{max-width:36rem;width:100%;background:#fff;border:1px solid #d1d5db;border-radius:14px;padding:2rem}` +
+	`h1{font-size:1.5rem;line-height:1.3;margin:0 0 .75rem}p{margin:0 0 1.5rem;font-size:1.0625rem}` +
+	`button{font:inherit;font-weight:600;padding:.7rem 1.6rem;border-radius:10px;border:0;background:#1d4ed8;color:#fff;cursor:pointer}` +
+	`button:focus-visible{outline:3px solid #111827;outline-offset:2px}`
+
+func hashSource(text string) string {
+	sum := sha256.Sum256([]byte(text))
 	return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
-}()
+}
+
+var (
+	formPostScriptHash = hashSource(formPostScript)
+	formPostStyleHash  = hashSource(formPostStyle)
+)
 
 func formPostCSP(redirectURI string) string {
 	action := "'self'"
 	if u, err := url.Parse(redirectURI); err == nil && u.Scheme != "" && u.Host != "" {
 		action = u.Scheme + "://" + u.Host
 	}
-	return "default-src 'none'; script-src " + formPostScriptHash + "; form-action " + action +
-		"; frame-ancestors 'none'; base-uri 'none'"
+	return "default-src 'none'; script-src " + formPostScriptHash + "; style-src " + formPostStyleHash +
+		"; form-action " + action + "; frame-ancestors 'none'; base-uri 'none'"
 }
 
 var formPostTemplate = template.Must(template.New("form_post").Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
-<title>Submitting the authorization response</title>
+<meta name="robots" content="noindex">
+<title>Finishing sign-in</title>
+<style>{{.Style}}</style>
 </head>
 <body>
 <form method="post" action="{{.Action}}">
 {{range .Fields}}<input type="hidden" name="{{.Name}}" value="{{.Value}}">
-{{end}}<noscript><button type="submit">Continue</button></noscript>
+{{end}}<noscript><main><h1>One more step to finish signing in</h1>
+<p>JavaScript is turned off in this browser, so the sign-in cannot continue on its own. Select Continue to go back to the app.</p>
+<button type="submit">Continue</button></main></noscript>
 </form>
 <script>{{.Script}}</script>
 </body>
@@ -372,7 +392,8 @@ func FormPost(redirectURI string, params url.Values) ([]byte, error) {
 		Action template.URL
 		Fields []formField
 		Script template.JS
-	}{Action: template.URL(u.String()), Script: template.JS(formPostScript)}
+		Style  template.CSS
+	}{Action: template.URL(u.String()), Script: template.JS(formPostScript), Style: template.CSS(formPostStyle)}
 	for _, k := range keys {
 		for _, v := range params[k] {
 			data.Fields = append(data.Fields, formField{k, v})

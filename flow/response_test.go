@@ -130,6 +130,15 @@ func TestBuildFormPost(t *testing.T) {
 		t.Fatalf("CSP = %q", csp)
 	}
 	body := string(r.Body)
+	// The no-script fallback is readable, and its style, as written, is
+	// the one the CSP allows.
+	if !strings.Contains(body, "<noscript><main><h1>One more step to finish signing in</h1>") || !strings.Contains(body, "Select Continue to go back to the app.") {
+		t.Fatalf("no readable no-script fallback:\n%s", body)
+	}
+	style := body[strings.Index(body, "<style>")+len("<style>") : strings.Index(body, "</style>")]
+	if h := hashSource(style); !strings.Contains(csp, "style-src "+h+";") {
+		t.Fatalf("CSP %q does not allow the page's style (%s)", csp, h)
+	}
 	if strings.Contains(body, "<script>alert") {
 		t.Fatal("value not escaped")
 	}

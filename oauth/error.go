@@ -1,6 +1,7 @@
 // Package oauth holds the one representation of an OAuth 2.0 error used
-// everywhere in parjarm, and its writers: JSON (token-endpoint format, used at
-// the PAR endpoint) and an HTML error page (used where no redirect is safe).
+// everywhere in parjarm, and its JSON writer (token-endpoint format, used at
+// the PAR endpoint). The HTML error page, used where no redirect is safe,
+// is package errpage's.
 package oauth
 
 import (

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/parjarm/parjarm/client"
+	"github.com/parjarm/parjarm/errpage"
 	"github.com/parjarm/parjarm/flow"
 	"github.com/parjarm/parjarm/metrics"
 	"github.com/parjarm/parjarm/oauth"
@@ -88,6 +89,9 @@ type Options struct {
 	// Limiter limits PAR pushes and authorization requests per client
 	// address; nil means no limit.
 	Limiter *Limiter
+	// Pages renders the error pages (the operator's template and
+	// languages); nil means the built-in pages.
+	Pages *errpage.Pages
 }
 
 // Gateway is the public HTTP handler.
@@ -264,18 +268,31 @@ func (g *Gateway) errorHandler(w http.ResponseWriter, r *http.Request, err error
 	_, _ = w.Write([]byte("502 bad gateway: the authorization server cannot be reached\n"))
 }
 
-// writePage answers err as an error page, counts and logs it.
+// writePage answers err as an error page (or as JSON when the request asks
+// for it), counts and logs it. A fresh reference names the request in the
+// page, the X-Request-Id header and the log line, so that support can find
+// one from the other; nothing in them is a secret, a code, a token or a
+// request_uri (errpage.Scrub).
 func (g *Gateway) writePage(w http.ResponseWriter, r *http.Request, err error) {
 	oe := oauth.From(err)
+	ref := errpage.NewReference()
 	g.m.Errors.WithLabelValues(oe.Code).Inc()
 	level := zap.InfoLevel
 	if oe.Status >= 500 {
 		level = zap.WarnLevel
 	}
 	if ce := g.log.Check(level, "authorization request refused"); ce != nil {
-		ce.Write(zap.String("path", r.URL.Path), zap.String("error", oe.Code), zap.Int("status", oe.Status), zap.String("reason", oe.Error()))
+		ce.Write(zap.String("reference", ref), zap.String("path", r.URL.Path), zap.String("error", oe.Code),
+			zap.String("kind", string(errpage.Classify(oe))), zap.Int("status", oe.Status), zap.String("reason", errpage.Scrub(oe.Error())))
 	}
-	oauth.WritePage(w, oe)
+	pages := g.opts.Pages
+	if pages == nil {
+		pages = errpage.Default()
+	}
+	if err := pages.Write(w, r, oe, ref); err != nil {
+		g.log.Error("the error page template failed: the built-in page was shown (fix PARJARM_ERROR_TEMPLATE)",
+			zap.String("reference", ref), zap.Error(err))
+	}
 }
 
 // bufferPool reuses the reverse proxy's copy buffers instead of allocating

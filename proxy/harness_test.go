@@ -211,6 +211,7 @@ type harness struct {
 }
 
 type harnessOptions struct {
+	log        *zap.Logger // nil: zaptest at warn level
 	store      store.Store // nil: memory store on the test clock
 	requirePAR bool
 	jarm       bool
@@ -280,6 +281,9 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	log := zap.NewNop() // a fuzz target must not log through testing.F
 	if _, fuzzing := t.(*testing.F); !fuzzing {
 		log = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	}
+	if o.log != nil {
+		log = o.log
 	}
 	h.registry = prometheus.NewRegistry()
 	h.metrics = metrics.New(h.registry)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/parjarm/parjarm/client"
 	"github.com/parjarm/parjarm/config"
+	"github.com/parjarm/parjarm/errpage"
 	"github.com/parjarm/parjarm/flow"
 	"github.com/parjarm/parjarm/jarm"
 	"github.com/parjarm/parjarm/metrics"
@@ -61,6 +62,10 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		return err
 	}
 	keys, err := loadKeys(cfg, log)
+	if err != nil {
+		return err
+	}
+	pages, err := loadPages(cfg)
 	if err != nil {
 		return err
 	}
@@ -240,6 +245,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		ResponseHeaderTimeout: cfg.UpstreamTimeout,
 		MaxFormBytes:          cfg.PARMaxBodyBytes,
 		MaxParams:             cfg.MaxParams,
+		Pages:                 pages,
 		Metadata:              jarmMeta,
 		Keys:                  keys.Public(),
 		Limiter:               proxy.NewLimiter(cfg.RateLimit, cfg.RateLimitBurst, cfg.RateLimitIPv6Prefix, nil),
@@ -374,6 +380,20 @@ func loadKeys(cfg *config.Config, log *zap.Logger) (*jarm.KeySet, error) {
 		}
 	}
 	return keys, nil
+}
+
+// loadPages loads the error pages: the operator's template and texts, if
+// any, over the built-in ones. A template or a locale file that does not load
+// stops start-up with its file (and line).
+func loadPages(cfg *config.Config) (*errpage.Pages, error) {
+	if _, err := errpage.Load("", cfg.ErrorLocales); err != nil {
+		return nil, fmt.Errorf("PARJARM_ERROR_LOCALES: %w", err)
+	}
+	pages, err := errpage.Load(cfg.ErrorTemplate, cfg.ErrorLocales)
+	if err != nil {
+		return nil, fmt.Errorf("PARJARM_ERROR_TEMPLATE: %w", err)
+	}
+	return pages, nil
 }
 
 func openStore(cfg *config.Config, log *zap.Logger) (store.Store, error) {
