@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { UserAgent } from '../agent.mjs';
 import { discover, oauth, redeem, rpClient, validateJarm } from '../lib/client.mjs';
-import { assertGatewayFronts, expectJarmClaims, expectJarmDelivery, parFlow } from '../lib/flows.mjs';
+import { expectJarmClaims, expectJarmDelivery, logsOnFailure, parFlow } from '../lib/flows.mjs';
 import { HYDRA_CLIENTS, startHydraWorld, SUBJECT } from '../lib/hydra.mjs';
 
 describe('through the gateway in front of ORY Hydra v2.3.0', () => {
@@ -29,15 +29,8 @@ describe('through the gateway in front of ORY Hydra v2.3.0', () => {
     await world?.close();
   });
 
-  const withLogs = (fn) => async (t) => {
-    try {
-      assertGatewayFronts(as, world.issuer);
-      await fn(t);
-    } catch (err) {
-      if (world) t.diagnostic(world.logs());
-      throw err;
-    }
-  };
+  // Prints the gateway's and upstream's last log lines when a test fails.
+  const withLogs = logsOnFailure(() => ({ world, as }));
 
   test('discovery through the gateway adds PAR and the JWT response modes to what Hydra publishes', withLogs(async () => {
     assert.equal(as.issuer, world.issuer);
