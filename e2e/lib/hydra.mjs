@@ -314,7 +314,7 @@ export function hydraUser(loginAppUrl, { decision = 'allow', route, ...opts } = 
  * options: gateways (default 1), redis, gatewayEnv, log.
  *
  * Resolves to the world interface the shared scenarios use (as startWorld
- * does): { upstreamName, issuer, upstreamUrl, gateway, gateways, redis?,
+ * does): { issuer, upstreamUrl, gateway, gateways, redis?,
  * callback, clients, subject, plainResponseKeys, user(opts),
  * interactions(agent), logs(), close() }, plus { hydra, loginApp, database }.
  */
@@ -394,7 +394,6 @@ export async function startHydraWorld({ gateways = 1, redis = false, gatewayEnv 
     });
 
     return {
-      upstreamName: 'ORY Hydra v2.3.0',
       issuer,
       upstreamUrl: hydra.url,
       gateway: gws[0],

@@ -2,12 +2,12 @@
 // every real upstream (e2e/test/gateway.test.mjs and replicas.test.mjs:
 // node oidc-provider; e2e/test/hydra-scenarios.test.mjs: ORY Hydra). start()
 // resolves to a world with the interface of e2e/lib/world.mjs startWorld:
-// { upstreamName, issuer, upstreamUrl, gateway, gateways, callback, clients
+// { issuer, upstreamUrl, gateway, gateways, callback, clients
 // (the e2e/lib/fixtures.mjs CLIENTS), subject, plainResponseKeys, user(opts),
-// interactions(agent), logs(), close() }. skip maps a scenario number ("6b") to the reason it
-// cannot run against that upstream.
+// interactions(agent), logs(), close() }. Every scenario runs against both
+// upstreams; none needs skipping.
 import assert from 'node:assert/strict';
-import { after, before, describe, test as nodeTest } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 
 import { authorizationUrl, discover, newRequest, oauth, OPTS, push, pushRaw, redeem, rpClient, signedRequestObject, validateJarm, viaOrigin } from './client.mjs';
 import { CLIENTS } from './fixtures.mjs';
@@ -15,14 +15,13 @@ import { expectJarmClaims, expectJarmDelivery, logsOnFailure, parFlow, plainFlow
 
 const JWT_MODES = ['query.jwt', 'fragment.jwt', 'form_post.jwt', 'jwt'];
 
-// skipFor returns the node:test options of the scenario named name: skipped,
-// with its reason, when skip has an entry for its number.
-function skipFor(skip, name) {
-  const id = name.match(/^(\w+)\./)?.[1];
-  return id && skip[id] ? { skip: skip[id] } : {};
-}
-
-export function gatewayScenarios(label, start, { skip = {} } = {}) {
+/**
+ * gatewayScenarios defines, in a describe block named label, scenarios 1-6
+ * and 8 of issue 5 (discovery, PAR, JAR, every JARM mode and signing alg,
+ * PKCE, deny, plain and hybrid flows, no secrets in the logs) against the
+ * one-replica world start() resolves to.
+ */
+export function gatewayScenarios(label, start) {
   describe(label, () => {
     let world;
     let as;
@@ -30,7 +29,6 @@ export function gatewayScenarios(label, start, { skip = {} } = {}) {
     const secrets = new Secrets();
     const C = (id) => world.clients[id];
     const user = (opts) => world.user(opts);
-    const test = (name, fn) => nodeTest(name, skipFor(skip, name), fn);
 
     before(async () => {
       world = await start();
@@ -332,7 +330,11 @@ export function gatewayScenarios(label, start, { skip = {} } = {}) {
   });
 }
 
-export function replicaScenarios(label, start, { skip = {} } = {}) {
+/**
+ * replicaScenarios defines, in a describe block named label, scenario 7 of
+ * issue 5 against the two-replica, one-Redis world start() resolves to.
+ */
+export function replicaScenarios(label, start) {
   describe(label, () => {
     let world;
     let A;
@@ -352,7 +354,6 @@ export function replicaScenarios(label, start, { skip = {} } = {}) {
     // Prints the gateway's and upstream's last log lines when a test fails.
     const withLogs = logsOnFailure(() => ({ world, as }));
 
-    const test = (name, fn) => nodeTest(name, skipFor(skip, name), fn);
     // alternate returns a UserAgent route that sends the n-th request bound
     // for the gateway to B when n is even, to A when odd (push was on A).
     // Requests elsewhere (the client's callback, a login app on its own

@@ -24,15 +24,16 @@ import { startUpstream } from '../upstream.mjs';
  *   ports        optional fixed ports { gateway, admin, upstream, callback }
  *                (one replica only); any port left out is a free one
  *
- * Resolves to { upstreamName, issuer, upstreamUrl, gateways: [..], upstream,
+ * Resolves to { issuer, upstreamUrl, gateways: [..], gateway, upstream,
  * redis?, callback, clients, subject, plainResponseKeys, user(opts),
- * interactions(agent), config, dir, logs(), close() }. The issuer is the first replica's URL (the
- * public URL every replica and the upstream announce). user(opts) is a
- * UserAgent signing in as USER (opts.decision 'deny' presses Deny);
- * interactions(agent) lists the upstream pages ('login', 'consent') its last
- * authorize filled in; plainResponseKeys are the parameters of the
- * upstream's own code response (sorted). e2e/lib/hydra.mjs startHydraWorld resolves to the
- * same interface, so e2e/lib/scenarios.mjs runs against either upstream.
+ * interactions(agent), config, dir, logs(), close() }. The issuer is the
+ * first replica's URL (the public URL every replica and the upstream
+ * announce). user(opts) is a UserAgent signing in as USER (opts.decision
+ * 'deny' presses Deny); interactions(agent) lists the upstream pages
+ * ('login', 'consent') its last authorize filled in; plainResponseKeys are
+ * the parameters of the upstream's own code response (sorted).
+ * e2e/lib/hydra.mjs startHydraWorld resolves to the same interface, so
+ * e2e/lib/scenarios.mjs runs against either upstream.
  */
 export async function startWorld({ gateways = 1, redis = false, signingKeys: withKeys = true, gatewayEnv = {}, log, ports: fixed = {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'parjarm-e2e-'));
@@ -93,7 +94,6 @@ export async function startWorld({ gateways = 1, redis = false, signingKeys: wit
     });
 
     return {
-      upstreamName: 'node oidc-provider',
       issuer,
       upstreamUrl: upstream.url,
       subject: USER,
