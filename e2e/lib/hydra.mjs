@@ -101,13 +101,15 @@ export async function createDatabase() {
 export const DENY = Object.freeze({ name: 'decision', value: 'deny' });
 
 /**
- * startLoginApp serves Hydra's login and consent URLs on its own origin and
- * accepts both through the admin API at adminUrl() (a function: Hydra's admin
- * port is known before Hydra runs), or rejects the consent when its URL
- * carries DENY. Every request is recorded in hits.
- * Resolves to { url, loginUrl, consentUrl, hits, close() }.
+ * startLoginApp serves Hydra's login, consent and logout URLs on its own
+ * origin and accepts all three through the admin API at adminUrl() (a
+ * function: Hydra's admin port is known before Hydra runs), or rejects the
+ * consent when its URL carries DENY. remember: whether
+ * Hydra remembers the login and the consent (a login session, needed for
+ * prompt=none and for RP-initiated logout to end a session). Every request is
+ * recorded in hits. Resolves to { url, loginUrl, consentUrl, logoutUrl, hits, close() }.
  */
-export async function startLoginApp({ adminUrl, subject = SUBJECT, log }) {
+export async function startLoginApp({ adminUrl, subject = SUBJECT, log, remember = false }) {
   const hits = [];
   const admin = async (method, path, challenge, body) => {
     const res = await fetch(`${adminUrl()}${path}?${new URLSearchParams(challenge)}`, {
@@ -128,7 +130,7 @@ export async function startLoginApp({ adminUrl, subject = SUBJECT, log }) {
       if (url.pathname === '/login' && url.searchParams.has('login_challenge')) {
         const login_challenge = url.searchParams.get('login_challenge');
         await admin('GET', '/admin/oauth2/auth/requests/login', { login_challenge });
-        ({ redirect_to: next } = await admin('PUT', '/admin/oauth2/auth/requests/login/accept', { login_challenge }, { subject: subject.sub, remember: false }));
+        ({ redirect_to: next } = await admin('PUT', '/admin/oauth2/auth/requests/login/accept', { login_challenge }, { subject: subject.sub, remember }));
       } else if (url.pathname === '/consent' && url.searchParams.has('consent_challenge')) {
         const consent_challenge = url.searchParams.get('consent_challenge');
         const cr = await admin('GET', '/admin/oauth2/auth/requests/consent', { consent_challenge });
@@ -141,10 +143,15 @@ export async function startLoginApp({ adminUrl, subject = SUBJECT, log }) {
           ({ redirect_to: next } = await admin('PUT', '/admin/oauth2/auth/requests/consent/accept', { consent_challenge }, {
             grant_scope: cr.requested_scope ?? [],
             grant_access_token_audience: cr.requested_access_token_audience ?? [],
-            remember: false,
+            remember,
             session: { id_token: { email: subject.email, email_verified: true, name: subject.name } },
           }));
         }
+      } else if (url.pathname === '/logout' && url.searchParams.has('logout_challenge')) {
+        // Hydra's logout UI (urls.logout): the user confirms; the app accepts.
+        const logout_challenge = url.searchParams.get('logout_challenge');
+        await admin('GET', '/admin/oauth2/auth/requests/logout', { logout_challenge });
+        ({ redirect_to: next } = await admin('PUT', '/admin/oauth2/auth/requests/logout/accept', { logout_challenge }));
       } else {
         res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
         return;
@@ -164,6 +171,7 @@ export async function startLoginApp({ adminUrl, subject = SUBJECT, log }) {
     url,
     loginUrl: `${url}/login`,
     consentUrl: `${url}/consent`,
+    logoutUrl: `${url}/logout`,
     hits,
     close: () => new Promise((resolve) => {
       server.closeAllConnections();
@@ -177,7 +185,7 @@ export async function startLoginApp({ adminUrl, subject = SUBJECT, log }) {
  * with the given issuer and login/consent URLs, on free loopback ports.
  * Resolves to { url, adminUrl, logs(), stop() } once /health/ready is 200.
  */
-export async function startHydra({ dsn, issuer, loginUrl, consentUrl, adminPort, log }) {
+export async function startHydra({ dsn, issuer, loginUrl, consentUrl, logoutUrl, adminPort, log }) {
   const bin = hydraBinary();
   const publicPort = await freePort();
   adminPort ??= await freePort();
@@ -188,6 +196,7 @@ export async function startHydra({ dsn, issuer, loginUrl, consentUrl, adminPort,
     URLS_SELF_ISSUER: issuer,
     URLS_LOGIN: loginUrl,
     URLS_CONSENT: consentUrl,
+    ...(logoutUrl ? { URLS_LOGOUT: logoutUrl } : {}),
     SERVE_PUBLIC_HOST: '127.0.0.1',
     SERVE_PUBLIC_PORT: String(publicPort),
     SERVE_ADMIN_HOST: '127.0.0.1',
@@ -243,10 +252,13 @@ export async function registerClient(adminUrl, metadata) {
  * the same id, secret and redirect URI in Hydra and in the gateway:
  *   basic  client_secret_basic, JARM with the default alg (RS256)
  *   conf   client_secret_basic, require_pushed_authorization_requests in the gateway
+ *   logout client_secret_basic, with post_logout_redirect_uris,
+ *          frontchannel_logout_uri and backchannel_logout_uri at Hydra only
+ *          (the gateway's registry has no logout fields)
  * Next to them a Hydra world registers every client of e2e/lib/fixtures.mjs
  * (CLIENTS), so the shared gateway scenarios run unchanged.
  */
-export const HYDRA_CLIENTS = Object.freeze({ basic: 'hydra-basic', conf: 'conf' });
+export const HYDRA_CLIENTS = Object.freeze({ basic: 'hydra-basic', conf: 'conf', logout: 'hydra-logout' });
 
 function hydraOnlyClients(callbackBase) {
   const cb = (name) => `${callbackBase}/cb/${name}`;
@@ -254,6 +266,15 @@ function hydraOnlyClients(callbackBase) {
   return {
     [HYDRA_CLIENTS.basic]: { id: HYDRA_CLIENTS.basic, secret: secret(), authMethod: 'client_secret_basic', redirectUri: cb('basic') },
     [HYDRA_CLIENTS.conf]: { id: HYDRA_CLIENTS.conf, secret: secret(), authMethod: 'client_secret_basic', redirectUri: cb('conf'), requirePar: true },
+    [HYDRA_CLIENTS.logout]: {
+      id: HYDRA_CLIENTS.logout,
+      secret: secret(),
+      authMethod: 'client_secret_basic',
+      redirectUri: cb('logout'),
+      postLogoutRedirectUri: cb('logout-done'),
+      frontchannelLogoutUri: cb('frontchannel'),
+      backchannelLogoutUri: `${callbackBase}/backchannel/${HYDRA_CLIENTS.logout}`,
+    },
   };
 }
 
@@ -273,6 +294,10 @@ export function hydraClientMetadata(c) {
     m.jwks = c.jwks;
     m.token_endpoint_auth_signing_alg = 'ES256';
   }
+  // OpenID Connect RP-Initiated, Front-Channel and Back-Channel Logout client metadata.
+  if (c.postLogoutRedirectUri) m.post_logout_redirect_uris = [c.postLogoutRedirectUri];
+  if (c.frontchannelLogoutUri) Object.assign(m, { frontchannel_logout_uri: c.frontchannelLogoutUri, frontchannel_logout_session_required: true });
+  if (c.backchannelLogoutUri) Object.assign(m, { backchannel_logout_uri: c.backchannelLogoutUri, backchannel_logout_session_required: true });
   return m;
 }
 
@@ -311,14 +336,15 @@ export function hydraUser(loginAppUrl, { decision = 'allow', route, ...opts } = 
  * Hydra and gateway replicas in front of it (a signing key file; the memory
  * store, or with redis a private redis-server shared by the replicas).
  *
- * options: gateways (default 1), redis, gatewayEnv, log.
+ * options: gateways (default 1), redis, gatewayEnv, log, remember (the
+ * login app asks Hydra to remember logins and consents; see startLoginApp).
  *
  * Resolves to the world interface the shared scenarios use (as startWorld
  * does): { issuer, upstreamUrl, gateway, gateways, redis?,
  * callback, clients, subject, plainResponseKeys, user(opts),
  * interactions(agent), logs(), close() }, plus { hydra, loginApp, database }.
  */
-export async function startHydraWorld({ gateways = 1, redis = false, gatewayEnv = {}, log } = {}) {
+export async function startHydraWorld({ gateways = 1, redis = false, gatewayEnv = {}, log, remember = false } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'parjarm-e2e-hydra-'));
   const started = [];
   // close stops everything even when a step fails, then reports the
@@ -346,6 +372,7 @@ export async function startHydraWorld({ gateways = 1, redis = false, gatewayEnv 
     const loginLog = [];
     const loginApp = await startLoginApp({
       adminUrl: () => `http://127.0.0.1:${hydraAdminPort}`,
+      remember,
       log: (l) => {
         loginLog.push(l);
         log?.(`[login-app] ${l}`);
@@ -358,6 +385,7 @@ export async function startHydraWorld({ gateways = 1, redis = false, gatewayEnv 
       issuer,
       loginUrl: loginApp.loginUrl,
       consentUrl: loginApp.consentUrl,
+      logoutUrl: loginApp.logoutUrl,
       adminPort: hydraAdminPort,
       log: log ? (l) => log(`[hydra] ${l}`) : undefined,
     });
