@@ -176,6 +176,8 @@ export class UserAgent {
     const prefixes = [redirectUris].flat();
     const isCallback = (u) => prefixes.some((p) => u.startsWith(p));
     this.pages = [];
+    /** authorizeStart is where this authorize begins in history. */
+    this.authorizeStart = this.history.length;
     let next = { url: String(url), method: 'GET' };
     for (let i = 0; i < this.maxHops; i++) {
       const res = await this.request(next.url, next);

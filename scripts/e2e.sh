@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end suite: the parjarm binary between a real legacy authorization
 # server (node oidc-provider, PAR and JARM off) and a real client library
-# (oauth4webapi), with a private redis-server and headless Chromium; and in
-# front of ORY Hydra (e2e/test/hydra.test.mjs), built once by scripts/hydra.sh
-# and run on a fresh database of the local PostgreSQL.
+# (oauth4webapi, and openid-client v5 in e2e/test/openid-client.test.mjs),
+# with a private redis-server and headless Chromium; and in front of ORY
+# Hydra (every test file that imports e2e/lib/hydra.mjs), built once by
+# scripts/hydra.sh and run on a fresh database of the local PostgreSQL.
 #
 # Usage (from anywhere): scripts/e2e.sh [test files...]
 #   default: every e2e/test/*.test.mjs
@@ -59,11 +60,13 @@ else
   tests=(e2e/test/*.test.mjs)
 fi
 
-# Hydra's tests need PostgreSQL and the Hydra binary; only when selected.
+# Hydra's tests need PostgreSQL and the Hydra binary; only when a selected
+# file is named after Hydra or starts a Hydra world (imports lib/hydra.mjs).
 hydra_selected() {
   local t
   for t in "${tests[@]}"; do
     case "$(basename "$t")" in *hydra*) return 0 ;; esac
+    grep -q "lib/hydra\.mjs" "$t" 2>/dev/null && return 0
   done
   return 1
 }

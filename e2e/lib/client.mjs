@@ -38,13 +38,21 @@ export function rpClient(c) {
   return client;
 }
 
-/** clientAuth is the oauth4webapi client authentication for a fixture client. */
-export function clientAuth(c) {
+/**
+ * clientAuth is the oauth4webapi client authentication for a fixture client.
+ * audience (optional) replaces the aud of a private_key_jwt assertion
+ * (oauth4webapi sends the issuer) through oauth4webapi's modifyAssertion.
+ */
+export function clientAuth(c, { audience } = {}) {
   switch (c.authMethod) {
     case 'client_secret_basic':
       return oauth.ClientSecretBasic(c.secret);
     case 'private_key_jwt':
-      return oauth.PrivateKeyJwt({ key: c.privateKey, kid: c.kid });
+      return oauth.PrivateKeyJwt({ key: c.privateKey, kid: c.kid }, audience ? {
+        [oauth.modifyAssertion]: (_header, payload) => {
+          payload.aud = audience;
+        },
+      } : undefined);
     case 'none':
       return oauth.None();
     default:
@@ -118,10 +126,13 @@ export function validateJarm(as, c, params, expectedState, options = OPTS) {
  * redeem exchanges the code of callbackParams (already validated) at the
  * token endpoint, processes the response (ID Token claims, nonce), and
  * verifies the ID Token's signature through the discovery jwks_uri.
- * Returns { tokens, claims }.
+ * A client with tokenAssertionAudience 'token_endpoint' (ORY Hydra accepts
+ * only its token endpoint URL as the audience of a client assertion) sends
+ * that URL as aud. Returns { tokens, claims }.
  */
 export async function redeem(as, c, callbackParams, { codeVerifier, nonce, options = OPTS } = {}) {
-  const res = await oauth.authorizationCodeGrantRequest(as, rpClient(c), clientAuth(c), callbackParams, c.redirectUri, codeVerifier ?? oauth.nopkce, options);
+  const auth = clientAuth(c, { audience: c.tokenAssertionAudience === 'token_endpoint' ? as.token_endpoint : undefined });
+  const res = await oauth.authorizationCodeGrantRequest(as, rpClient(c), auth, callbackParams, c.redirectUri, codeVerifier ?? oauth.nopkce, options);
   const tokens = await oauth.processAuthorizationCodeResponse(as, rpClient(c), res, { expectedNonce: nonce, requireIdToken: true });
   await oauth.validateApplicationLevelSignature(as, res, options);
   return { tokens, claims: oauth.getValidatedIdTokenClaims(tokens) };

@@ -51,6 +51,26 @@ export function assertGatewayFronts(as, issuer) {
 }
 
 /**
+ * logsOnFailure returns withLogs(fn, { flow = true }), which wraps a test
+ * body: it first asserts that the gateway fronts the flow
+ * (assertGatewayFronts; flow false skips that), and when the body fails it
+ * prints the world's last log lines. state() returns { world, as } when the
+ * test runs (both are set in a before hook).
+ */
+export function logsOnFailure(state) {
+  return (fn, { flow = true } = {}) => async (t) => {
+    const { world, as } = state();
+    try {
+      if (flow) assertGatewayFronts(as, world.issuer);
+      await fn(t);
+    } catch (err) {
+      if (world) t.diagnostic(world.logs());
+      throw err;
+    }
+  };
+}
+
+/**
  * parFlow pushes a fresh request for client c (extra overrides parameters),
  * then runs the authorization with only client_id + request_uri.
  * Returns { req, pushed, authUrl, agent, result }.

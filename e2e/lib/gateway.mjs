@@ -63,3 +63,27 @@ export async function startGateway({ port, adminPort, upstreamUrl, issuer, clien
     stop: svc.stop,
   };
 }
+
+/**
+ * startReplicas starts count replicas with the same options (named gateway,
+ * or gateway-A, gateway-B, ... when more than one) on ports[i] = { port,
+ * admin }, pushing each one's stop onto started as soon as it runs (so a
+ * failed start still stops the others). log (optional) gets each line
+ * prefixed with the replica's name. Resolves to the replicas.
+ */
+export async function startReplicas(count, ports, { log, started, ...options }) {
+  const gws = [];
+  for (let i = 0; i < count; i++) {
+    const name = count > 1 ? `gateway-${'ABCDEFGH'[i]}` : 'gateway';
+    const gw = await startGateway({
+      ...options,
+      name,
+      port: ports[i].port,
+      adminPort: ports[i].admin,
+      onLine: log ? (l) => log(`[${name}] ${l}`) : undefined,
+    });
+    started.push(() => gw.stop());
+    gws.push(gw);
+  }
+  return gws;
+}

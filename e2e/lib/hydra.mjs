@@ -16,10 +16,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
+import { UserAgent } from '../agent.mjs';
 import { startCallbackServer } from './callback.mjs';
-import { signingKeys } from './fixtures.mjs';
-import { startGateway } from './gateway.mjs';
+import { makeWorldConfig, signingKeys } from './fixtures.mjs';
+import { startReplicas } from './gateway.mjs';
 import { freePort, startService } from './net.mjs';
+import { startRedis } from './redis.mjs';
 
 const run = promisify(execFile);
 
@@ -90,9 +92,19 @@ export async function createDatabase() {
 }
 
 /**
+ * DENY is the query parameter (name and value) a user agent adds to the
+ * login app's consent URL to refuse consent, as a user pressing "Deny"
+ * would: the app then rejects the consent request through the admin API
+ * with error access_denied, and Hydra sends the browser back to the client
+ * with that error.
+ */
+export const DENY = Object.freeze({ name: 'decision', value: 'deny' });
+
+/**
  * startLoginApp serves Hydra's login, consent and logout URLs on its own
  * origin and accepts all three through the admin API at adminUrl() (a
- * function: Hydra's admin port is known before Hydra runs). remember: whether
+ * function: Hydra's admin port is known before Hydra runs), or rejects the
+ * consent when its URL carries DENY. remember: whether
  * Hydra remembers the login and the consent (a login session, needed for
  * prompt=none and for RP-initiated logout to end a session). Every request is
  * recorded in hits. Resolves to { url, loginUrl, consentUrl, logoutUrl, hits, close() }.
@@ -122,12 +134,19 @@ export async function startLoginApp({ adminUrl, subject = SUBJECT, log, remember
       } else if (url.pathname === '/consent' && url.searchParams.has('consent_challenge')) {
         const consent_challenge = url.searchParams.get('consent_challenge');
         const cr = await admin('GET', '/admin/oauth2/auth/requests/consent', { consent_challenge });
-        ({ redirect_to: next } = await admin('PUT', '/admin/oauth2/auth/requests/consent/accept', { consent_challenge }, {
-          grant_scope: cr.requested_scope ?? [],
-          grant_access_token_audience: cr.requested_access_token_audience ?? [],
-          remember,
-          session: { id_token: { email: subject.email, email_verified: true, name: subject.name } },
-        }));
+        if (url.searchParams.get(DENY.name) === DENY.value) {
+          ({ redirect_to: next } = await admin('PUT', '/admin/oauth2/auth/requests/consent/reject', { consent_challenge }, {
+            error: 'access_denied',
+            error_description: 'The resource owner denied the request',
+          }));
+        } else {
+          ({ redirect_to: next } = await admin('PUT', '/admin/oauth2/auth/requests/consent/accept', { consent_challenge }, {
+            grant_scope: cr.requested_scope ?? [],
+            grant_access_token_audience: cr.requested_access_token_audience ?? [],
+            remember,
+            session: { id_token: { email: subject.email, email_verified: true, name: subject.name } },
+          }));
+        }
       } else if (url.pathname === '/logout' && url.searchParams.has('logout_challenge')) {
         // Hydra's logout UI (urls.logout): the user confirms; the app accepts.
         const logout_challenge = url.searchParams.get('logout_challenge');
@@ -229,17 +248,19 @@ export async function registerClient(adminUrl, metadata) {
 }
 
 /**
- * HYDRA_CLIENTS are the clients of a Hydra world, registered with the same
- * id, secret and redirect URI in Hydra and in the gateway:
+ * HYDRA_CLIENTS are the Hydra-only clients of a Hydra world, registered with
+ * the same id, secret and redirect URI in Hydra and in the gateway:
  *   basic  client_secret_basic, JARM with the default alg (RS256)
  *   conf   client_secret_basic, require_pushed_authorization_requests in the gateway
  *   logout client_secret_basic, with post_logout_redirect_uris,
  *          frontchannel_logout_uri and backchannel_logout_uri at Hydra only
  *          (the gateway's registry has no logout fields)
+ * Next to them a Hydra world registers every client of e2e/lib/fixtures.mjs
+ * (CLIENTS), so the shared gateway scenarios run unchanged.
  */
 export const HYDRA_CLIENTS = Object.freeze({ basic: 'hydra-basic', conf: 'conf', logout: 'hydra-logout' });
 
-function makeClients(callbackBase) {
+function hydraOnlyClients(callbackBase) {
   const cb = (name) => `${callbackBase}/cb/${name}`;
   const secret = () => randomBytes(24).toString('base64url');
   return {
@@ -257,14 +278,73 @@ function makeClients(callbackBase) {
   };
 }
 
+/** hydraClientMetadata is Hydra's registration (POST /admin/clients) of a fixture client. */
+export function hydraClientMetadata(c) {
+  const responseTypes = c.responseTypes ?? ['code'];
+  const m = {
+    client_id: c.id,
+    token_endpoint_auth_method: c.authMethod,
+    redirect_uris: [c.redirectUri],
+    response_types: responseTypes,
+    grant_types: responseTypes.some((t) => t.includes('id_token')) ? ['authorization_code', 'implicit', 'refresh_token'] : ['authorization_code', 'refresh_token'],
+    scope: 'openid offline_access email profile',
+  };
+  if (c.secret) m.client_secret = c.secret;
+  if (c.jwks) {
+    m.jwks = c.jwks;
+    m.token_endpoint_auth_signing_alg = 'ES256';
+  }
+  // OpenID Connect RP-Initiated, Front-Channel and Back-Channel Logout client metadata.
+  if (c.postLogoutRedirectUri) m.post_logout_redirect_uris = [c.postLogoutRedirectUri];
+  if (c.frontchannelLogoutUri) Object.assign(m, { frontchannel_logout_uri: c.frontchannelLogoutUri, frontchannel_logout_session_required: true });
+  if (c.backchannelLogoutUri) Object.assign(m, { backchannel_logout_uri: c.backchannelLogoutUri, backchannel_logout_session_required: true });
+  return m;
+}
+
+/** gatewayClient is the gateway's registration (PARJARM_CLIENTS_FILE) of a Hydra-only client. */
+function gatewayClient(c) {
+  return {
+    client_id: c.id,
+    client_secret: c.secret,
+    token_endpoint_auth_method: c.authMethod,
+    redirect_uris: [c.redirectUri],
+    par_lifetime: 60,
+    ...(c.requirePar ? { require_pushed_authorization_requests: true } : {}),
+  };
+}
+
+/**
+ * hydraUser returns the user agent of a Hydra world. Hydra's login app
+ * shows no pages: it signs SUBJECT in and consents on its own, unless
+ * decision is 'deny', then the agent adds DENY to the consent URL (the user
+ * refusing). route (optional) is UserAgent's route, applied first.
+ */
+export function hydraUser(loginAppUrl, { decision = 'allow', route, ...opts } = {}) {
+  const inner = route ?? ((u) => u);
+  return new UserAgent({
+    ...opts,
+    route: (url, hop) => {
+      const u = new URL(inner(url, hop));
+      if (decision === 'deny' && u.origin === loginAppUrl && u.pathname === '/consent') u.searchParams.set(DENY.name, DENY.value);
+      return u.href;
+    },
+  });
+}
+
 /**
  * startHydraWorld starts the callback server, a database, the login app,
- * Hydra and one gateway in front of it (memory store, a signing key file).
- * remember: the login app asks Hydra to remember logins and consents (see
- * startLoginApp). Resolves to { issuer, gateway, hydra, loginApp, callback,
- * clients, logs(), close() }.
+ * Hydra and gateway replicas in front of it (a signing key file; the memory
+ * store, or with redis a private redis-server shared by the replicas).
+ *
+ * options: gateways (default 1), redis, gatewayEnv, log, remember (the
+ * login app asks Hydra to remember logins and consents; see startLoginApp).
+ *
+ * Resolves to the world interface the shared scenarios use (as startWorld
+ * does): { issuer, upstreamUrl, gateway, gateways, redis?,
+ * callback, clients, subject, plainResponseKeys, user(opts),
+ * interactions(agent), logs(), close() }, plus { hydra, loginApp, database }.
  */
-export async function startHydraWorld({ gatewayEnv = {}, log, remember = false } = {}) {
+export async function startHydraWorld({ gateways = 1, redis = false, gatewayEnv = {}, log, remember = false } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'parjarm-e2e-hydra-'));
   const started = [];
   // close stops everything even when a step fails, then reports the
@@ -281,9 +361,9 @@ export async function startHydraWorld({ gatewayEnv = {}, log, remember = false }
   try {
     const callback = await startCallbackServer();
     started.push(() => callback.close());
-    const gatewayPort = await freePort();
-    const gatewayAdminPort = await freePort();
-    const issuer = `http://127.0.0.1:${gatewayPort}`;
+    const ports = [];
+    for (let i = 0; i < Math.max(gateways, 1); i++) ports.push({ port: await freePort(), admin: await freePort() });
+    const issuer = `http://127.0.0.1:${ports[0].port}`;
 
     const db = await createDatabase();
     started.push(() => db.drop());
@@ -311,60 +391,60 @@ export async function startHydraWorld({ gatewayEnv = {}, log, remember = false }
     });
     started.push(() => hydra.stop());
 
-    const clients = makeClients(callback.url);
-    for (const c of Object.values(clients)) {
-      await registerClient(hydra.adminUrl, {
-        client_id: c.id,
-        client_secret: c.secret,
-        token_endpoint_auth_method: c.authMethod,
-        redirect_uris: [c.redirectUri],
-        grant_types: ['authorization_code', 'refresh_token'],
-        response_types: ['code'],
-        scope: 'openid offline_access email profile',
-        // OpenID Connect RP-Initiated, Front-Channel and Back-Channel Logout client metadata.
-        ...(c.postLogoutRedirectUri ? { post_logout_redirect_uris: [c.postLogoutRedirectUri] } : {}),
-        ...(c.frontchannelLogoutUri ? { frontchannel_logout_uri: c.frontchannelLogoutUri, frontchannel_logout_session_required: true } : {}),
-        ...(c.backchannelLogoutUri ? { backchannel_logout_uri: c.backchannelLogoutUri, backchannel_logout_session_required: true } : {}),
-      });
-    }
+    const shared = await makeWorldConfig(callback.url);
+    // Hydra (fosite) accepts a private_key_jwt assertion at its token
+    // endpoint only when aud names that endpoint's URL (RFC 7523 section 3
+    // also allows the issuer, which oauth4webapi sends): the client sets it.
+    for (const c of Object.values(shared.clients)) if (c.authMethod === 'private_key_jwt') c.tokenAssertionAudience = 'token_endpoint';
+    const own = hydraOnlyClients(callback.url);
+    const clients = { ...shared.clients, ...own };
+    for (const c of Object.values(clients)) await registerClient(hydra.adminUrl, hydraClientMetadata(c));
     const clientsFile = join(dir, 'clients.json');
-    writeFileSync(clientsFile, JSON.stringify({
-      clients: Object.values(clients).map((c) => ({
-        client_id: c.id,
-        client_secret: c.secret,
-        token_endpoint_auth_method: c.authMethod,
-        redirect_uris: [c.redirectUri],
-        par_lifetime: 60,
-        ...(c.requirePar ? { require_pushed_authorization_requests: true } : {}),
-      })),
-    }, null, 2));
+    writeFileSync(clientsFile, JSON.stringify({ clients: [...shared.gateway.clients, ...Object.values(own).map(gatewayClient)] }, null, 2));
     const signingKeysFile = join(dir, 'signing-keys.json');
     writeFileSync(signingKeysFile, JSON.stringify(signingKeys(), null, 2), { mode: 0o600 });
 
-    const gateway = await startGateway({
-      port: gatewayPort,
-      adminPort: gatewayAdminPort,
+    let redisServer;
+    if (redis) {
+      redisServer = await startRedis();
+      started.push(() => redisServer.stop());
+    }
+
+    const gws = await startReplicas(gateways, ports, {
       upstreamUrl: hydra.url,
       issuer,
       clientsFile,
       signingKeysFile,
+      redisUrl: redisServer?.url,
       env: gatewayEnv,
-      onLine: log ? (l) => log(`[gateway] ${l}`) : undefined,
+      log,
+      started,
     });
-    started.push(() => gateway.stop());
 
     return {
       issuer,
-      gateway,
+      upstreamUrl: hydra.url,
+      gateway: gws[0],
+      gateways: gws,
+      redis: redisServer,
       hydra,
       loginApp,
       callback,
       clients,
+      subject: SUBJECT,
+      // What Hydra's plain code response carries (no RFC 9207 iss).
+      plainResponseKeys: ['code', 'scope', 'state'],
+      user: (opts) => hydraUser(loginApp.url, opts),
+      // The login app's pages this agent's last authorize visited.
+      interactions: (agent) => agent.history.slice(agent.authorizeStart ?? 0)
+        .map((h) => new URL(h.url))
+        .filter((u) => u.origin === loginApp.url)
+        .map((u) => u.pathname.slice(1)),
       database: db.name,
       logs: () => [
         `--- hydra ---\n${hydra.logs().split('\n').slice(-40).join('\n')}`,
         `--- login app ---\n${loginLog.slice(-20).join('\n')}`,
-        `--- gateway ---\n${gateway.logs().split('\n').slice(-60).join('\n')}`,
+        ...gws.map((g) => `--- ${g.name} ---\n${g.logs().split('\n').slice(-60).join('\n')}`),
       ].join('\n'),
       close,
     };

@@ -5,9 +5,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { UserAgent } from '../agent.mjs';
 import { startCallbackServer } from './callback.mjs';
-import { makeWorldConfig, signingKeys, upstreamKeys } from './fixtures.mjs';
-import { startGateway } from './gateway.mjs';
+import { makeWorldConfig, signingKeys, upstreamKeys, USER } from './fixtures.mjs';
+import { startReplicas } from './gateway.mjs';
 import { freePort } from './net.mjs';
 import { startRedis } from './redis.mjs';
 import { startUpstream } from '../upstream.mjs';
@@ -23,9 +24,16 @@ import { startUpstream } from '../upstream.mjs';
  *   ports        optional fixed ports { gateway, admin, upstream, callback }
  *                (one replica only); any port left out is a free one
  *
- * Resolves to { issuer, gateways: [..], upstream, redis?, callback, clients,
- * config, dir, logs(), close() }. The issuer is the first replica's URL (the
- * public URL every replica and the upstream announce).
+ * Resolves to { issuer, upstreamUrl, gateways: [..], gateway, upstream,
+ * redis?, callback, clients, subject, plainResponseKeys, user(opts),
+ * interactions(agent), config, dir, logs(), close() }. The issuer is the
+ * first replica's URL (the public URL every replica and the upstream
+ * announce). user(opts) is a UserAgent signing in as USER (opts.decision
+ * 'deny' presses Deny); interactions(agent) lists the upstream pages
+ * ('login', 'consent') its last authorize filled in; plainResponseKeys are
+ * the parameters of the upstream's own code response (sorted).
+ * e2e/lib/hydra.mjs startHydraWorld resolves to the same interface, so
+ * e2e/lib/scenarios.mjs runs against either upstream.
  */
 export async function startWorld({ gateways = 1, redis = false, signingKeys: withKeys = true, gatewayEnv = {}, log, ports: fixed = {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'parjarm-e2e-'));
@@ -74,27 +82,24 @@ export async function startWorld({ gateways = 1, redis = false, signingKeys: wit
       writeFileSync(signingKeysFile, JSON.stringify(signingKeys(), null, 2), { mode: 0o600 });
     }
 
-    const gws = [];
-    for (let i = 0; i < gateways; i++) {
-      const name = gateways > 1 ? `gateway-${'ABCDEFGH'[i]}` : 'gateway';
-      const gw = await startGateway({
-        name,
-        port: ports[i].port,
-        adminPort: ports[i].admin,
-        upstreamUrl: upstream.url,
-        issuer,
-        clientsFile,
-        signingKeysFile,
-        redisUrl: redisServer?.url,
-        env: gatewayEnv,
-        onLine: log ? (l) => log(`[${name}] ${l}`) : undefined,
-      });
-      started.push(() => gw.stop());
-      gws.push(gw);
-    }
+    const gws = await startReplicas(gateways, ports, {
+      upstreamUrl: upstream.url,
+      issuer,
+      clientsFile,
+      signingKeysFile,
+      redisUrl: redisServer?.url,
+      env: gatewayEnv,
+      log,
+      started,
+    });
 
     return {
       issuer,
+      upstreamUrl: upstream.url,
+      subject: USER,
+      plainResponseKeys: ['code', 'iss', 'state'],
+      user: (opts = {}) => new UserAgent({ username: USER.username, password: USER.password, ...opts }),
+      interactions: (agent) => agent.pages.map((p) => p.kind),
       dir,
       callback,
       upstream,

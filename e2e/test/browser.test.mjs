@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { launchBrowser } from '../lib/browser.mjs';
 import { authorizationUrl, discover, newRequest, push, redeem, validateJarm } from '../lib/client.mjs';
 import { CLIENTS, USER } from '../lib/fixtures.mjs';
-import { assertGatewayFronts, expectJarmClaims } from '../lib/flows.mjs';
+import { expectJarmClaims, logsOnFailure } from '../lib/flows.mjs';
 import { startWorld } from '../lib/world.mjs';
 
 const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), '..', 'artifacts');
@@ -66,15 +66,8 @@ describe('in a real browser (headless Chromium)', () => {
     return { page, problems, gatewayPages };
   }
 
-  const withLogs = (fn, { flow = true } = {}) => async (t) => {
-    try {
-      if (flow) assertGatewayFronts(as, world.issuer);
-      await fn(t);
-    } catch (err) {
-      if (world) t.diagnostic(world.logs());
-      throw err;
-    }
-  };
+  // Prints the gateway's and upstream's last log lines when a test fails.
+  const withLogs = logsOnFailure(() => ({ world, as }));
 
   test('9a. form_post.jwt from the login page to the client callback: the auto-submitting page works under its CSP', withLogs(async () => {
     const c = world.clients[CLIENTS.basic];

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { UserAgent } from '../agent.mjs';
 import { discover, oauth, redeem, rpClient, validateJarm } from '../lib/client.mjs';
-import { assertGatewayFronts, expectJarmClaims, expectJarmDelivery, parFlow } from '../lib/flows.mjs';
+import { expectJarmClaims, expectJarmDelivery, logsOnFailure, parFlow } from '../lib/flows.mjs';
 import { HYDRA_CLIENTS, startHydraWorld, SUBJECT } from '../lib/hydra.mjs';
 
 describe('through the gateway in front of ORY Hydra v2.3.0', () => {
@@ -29,15 +29,8 @@ describe('through the gateway in front of ORY Hydra v2.3.0', () => {
     await world?.close();
   });
 
-  const withLogs = (fn) => async (t) => {
-    try {
-      assertGatewayFronts(as, world.issuer);
-      await fn(t);
-    } catch (err) {
-      if (world) t.diagnostic(world.logs());
-      throw err;
-    }
-  };
+  // Prints the gateway's and upstream's last log lines when a test fails.
+  const withLogs = logsOnFailure(() => ({ world, as }));
 
   test('discovery through the gateway adds PAR and the JWT response modes to what Hydra publishes', withLogs(async () => {
     assert.equal(as.issuer, world.issuer);
@@ -131,7 +124,7 @@ describe('through the gateway in front of ORY Hydra v2.3.0', () => {
       assert.equal(res.status, 400, `${what}: the gateway must refuse with 400; got ${res.status}${res.headers.get('location') ? ` Location: ${short(res.headers.get('location'))}` : ''}\n  ${trail}\n  ended: ${ended}`);
       assert.equal(res.headers.get('location'), null, `${what}: no redirect`);
       assert.match(res.headers.get('content-type') ?? '', /^text\/html/, `${what}: an error page`);
-      assert.match(html, /Authorization error/, `${what}: the gateway's own error page, not Hydra's`);
+      assert.match(html, /data-kind="bad_request"/, `${what}: the gateway's own error page, not Hydra's`);
       assert.match(html, /<dd id="error">invalid_request<\/dd>/, `${what}: error invalid_request`);
       assert.deepEqual(world.loginApp.hits.slice(loginHitsBefore).map((h) => h.path), [], `${what}: Hydra's login app was never asked`);
     }
