@@ -5,6 +5,7 @@
 // own interaction API (no devInteractions).
 //
 // Library use:   const up = await startUpstream({ port, issuer, clients }); ...; await up.close();
+//                (mountPath: '/realms/bank' serves it under that path, Keycloak-style; see startUpstream)
 // Standalone:    node e2e/upstream.mjs [--host 127.0.0.1] --port 4000 --issuer http://127.0.0.1:8080 [--clients clients.json]
 //                (clients.json: an array of oidc-provider client metadata, or {"clients": [...]})
 //
@@ -37,21 +38,21 @@ ${body}
 </html>`;
 }
 
-function loginPage(uid, clientId, error) {
+function loginPage(uid, clientId, error, base = '') {
   return page('Legacy upstream: sign in', `
 <p>Client <code>${esc(clientId)}</code> asks you to sign in.</p>
 ${error ? `<p id="error" role="alert">${esc(error)}</p>` : ''}
-<form id="login" method="post" action="/interaction/${esc(uid)}/login">
+<form id="login" method="post" action="${esc(base)}/interaction/${esc(uid)}/login">
   <label for="username">Username</label><input id="username" name="username" autocomplete="username" required>
   <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
   <button id="sign-in" type="submit">Sign in</button>
 </form>`);
 }
 
-function consentPage(uid, clientId, scopes) {
+function consentPage(uid, clientId, scopes, base = '') {
   return page('Legacy upstream: consent', `
 <p>Client <code>${esc(clientId)}</code> asks for: <code id="scopes">${esc(scopes.join(' '))}</code></p>
-<form id="consent" method="post" action="/interaction/${esc(uid)}/confirm">
+<form id="consent" method="post" action="${esc(base)}/interaction/${esc(uid)}/confirm">
   <button id="allow" type="submit" name="decision" value="allow">Allow</button>
   <button id="deny" type="submit" name="decision" value="deny">Deny</button>
 </form>`);
@@ -89,7 +90,7 @@ async function postLogoutSuccessSource(ctx) {
 /**
  * buildProvider creates the oidc-provider instance with PAR and JARM off.
  */
-export function buildProvider({ issuer, clients, jwks = upstreamKeys(), features = {} }) {
+export function buildProvider({ issuer, clients, jwks = upstreamKeys(), features = {}, mountPath = '' }) {
   const provider = new Provider(issuer, {
     clients,
     jwks,
@@ -129,7 +130,7 @@ export function buildProvider({ issuer, clients, jwks = upstreamKeys(), features
       return globalThis.fetch(url, rest);
     },
     interactions: {
-      url: (ctx, interaction) => `/interaction/${interaction.uid}`,
+      url: (ctx, interaction) => `${mountPath}/interaction/${interaction.uid}`,
     },
     async findAccount(ctx, sub) {
       if (sub !== USER.sub) return undefined;
@@ -163,7 +164,7 @@ export function buildProvider({ issuer, clients, jwks = upstreamKeys(), features
  * under /interaction/:uid, finishing the interaction through the provider's
  * API. The consent "Deny" button finishes it with access_denied.
  */
-function interactionHandler(provider, log) {
+function interactionHandler(provider, log, base = '') {
   return async (req, res) => {
     const url = new URL(req.url, 'http://upstream.invalid');
     const m = url.pathname.match(/^\/interaction\/([^/]+)(?:\/(login|confirm))?$/);
@@ -178,9 +179,9 @@ function interactionHandler(provider, log) {
       const { prompt, params } = details;
       if (req.method === 'GET' && !action) {
         if (prompt.name === 'login') {
-          send(res, 200, loginPage(uid, params.client_id));
+          send(res, 200, loginPage(uid, params.client_id, undefined, base));
         } else {
-          send(res, 200, consentPage(uid, params.client_id, String(params.scope ?? '').split(' ').filter(Boolean)));
+          send(res, 200, consentPage(uid, params.client_id, String(params.scope ?? '').split(' ').filter(Boolean), base));
         }
         return true;
       }
@@ -192,7 +193,7 @@ function interactionHandler(provider, log) {
       if (action === 'login') {
         if (prompt.name !== 'login') throw new Error(`login posted while prompt is ${prompt.name}`);
         if (form.get('username') !== USER.username || form.get('password') !== USER.password) {
-          send(res, 200, loginPage(uid, params.client_id, 'Invalid username or password.'));
+          send(res, 200, loginPage(uid, params.client_id, 'Invalid username or password.', base));
           return true;
         }
         log?.(`interaction ${uid}: ${USER.username} signed in`);
@@ -237,11 +238,23 @@ function interactionHandler(provider, log) {
  * startUpstream starts the legacy upstream on host:port (default
  * 127.0.0.1, port 0 = any free port) and resolves to
  * { url, port, issuer, provider, close }.
+ *
+ * mountPath (default '': everything at the root) serves the provider and its
+ * login pages under a path, as Keycloak serves a realm: with
+ * mountPath '/realms/bank' and the issuer http://gw/realms/bank, discovery is
+ * at /realms/bank/.well-known/openid-configuration, every endpoint and the
+ * interaction pages below /realms/bank, and anything else is a 404. It
+ * mounts the provider the way oidc-provider's docs do for plain node http
+ * ("Mounting oidc-provider"): req.url loses the prefix, req.originalUrl
+ * keeps it, and the provider builds its URLs with the prefix back.
  */
-export async function startUpstream({ host = '127.0.0.1', port = 0, issuer, clients, jwks, log, features } = {}) {
+export async function startUpstream({ host = '127.0.0.1', port = 0, issuer, clients, jwks, log, features, mountPath = '' } = {}) {
   if (!issuer) throw new TypeError('startUpstream: issuer (the gateway public URL) is required');
-  const provider = buildProvider({ issuer, clients, jwks, features });
-  const interactions = interactionHandler(provider, log);
+  if (mountPath && (!/^(\/[\w.-]+)+$/.test(mountPath) || !new URL(issuer).pathname.endsWith(mountPath))) {
+    throw new TypeError(`startUpstream: mountPath ${mountPath} must be a path like /realms/bank that ends the issuer's path (${issuer})`);
+  }
+  const provider = buildProvider({ issuer, clients, jwks, features, mountPath });
+  const interactions = interactionHandler(provider, log, mountPath);
   const callback = provider.callback();
   if (log) {
     provider.on('server_error', (ctx, err) => log(`server_error: ${err.stack}`));
@@ -255,6 +268,15 @@ export async function startUpstream({ host = '127.0.0.1', port = 0, issuer, clie
     if (req.url === '/favicon.ico') {
       res.writeHead(204).end();
       return;
+    }
+    if (mountPath) {
+      const rest = req.url.startsWith(mountPath) ? req.url.slice(mountPath.length) : undefined;
+      if (rest === undefined || !(rest === '' || rest.startsWith('/') || rest.startsWith('?'))) {
+        res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: the upstream lives under ${mountPath}`);
+        return;
+      }
+      req.originalUrl = req.url;
+      req.url = rest.startsWith('/') ? rest : `/${rest}`;
     }
     if (await interactions(req, res)) return;
     callback(req, res);

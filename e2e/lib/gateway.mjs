@@ -17,8 +17,9 @@ export function gatewayBinary() {
 /**
  * startGateway starts one gateway replica and waits for readiness.
  *
- * options: { port, adminPort, upstreamUrl, issuer, clientsFile, signingKeysFile?,
- *            redisUrl?, env?, name?, onLine? }
+ * options: { port, adminPort, upstreamUrl, issuer?, clientsFile, signingKeysFile?,
+ *            redisUrl?, env?, name?, onLine? } (no issuer: no PARJARM_ISSUER,
+ *            the gateway takes the upstream discovery's issuer)
  * Resolves to { name, url, adminUrl, env, logs(), stop(), child }.
  */
 export async function startGateway({ port, adminPort, upstreamUrl, issuer, clientsFile, signingKeysFile, redisUrl, env = {}, name = 'gateway', onLine, readyTimeoutMs = 30000 }) {
@@ -28,7 +29,7 @@ export async function startGateway({ port, adminPort, upstreamUrl, issuer, clien
   }
   const gwEnv = {
     PARJARM_UPSTREAM_URL: upstreamUrl,
-    PARJARM_ISSUER: issuer,
+    ...(issuer ? { PARJARM_ISSUER: issuer } : {}),
     PARJARM_ALLOW_INSECURE_HTTP: 'true',
     PARJARM_LISTEN_ADDR: `127.0.0.1:${port}`,
     PARJARM_ADMIN_ADDR: `127.0.0.1:${adminPort}`,

@@ -23,11 +23,20 @@ import { startUpstream } from '../upstream.mjs';
  *   log          (line) => void for upstream and gateway logs
  *   ports        optional fixed ports { gateway, admin, upstream, callback }
  *                (one replica only); any port left out is a free one
+ *   issuerPath   e.g. '/realms/bank': the issuer is the gateway's URL + this
+ *                path and the upstream is mounted under it (Keycloak-style;
+ *                default '': both at the root)
+ *   issuerPathVia how the gateway learns it (issuerPath only):
+ *                'PARJARM_ISSUER' (default) sets PARJARM_ISSUER to the path
+ *                issuer and PARJARM_UPSTREAM_URL to the upstream's root;
+ *                'PARJARM_UPSTREAM_URL' sets only PARJARM_UPSTREAM_URL, to
+ *                the upstream's URL + the path, and no PARJARM_ISSUER (the
+ *                gateway reads the issuer from the upstream's discovery)
  *
  * Resolves to { issuer, upstreamUrl, gateways: [..], gateway, upstream,
  * redis?, callback, clients, subject, plainResponseKeys, user(opts),
  * interactions(agent), config, dir, logs(), close() }. The issuer is the
- * first replica's URL (the public URL every replica and the upstream
+ * first replica's URL + issuerPath (the public URL every replica and the upstream
  * announce). user(opts) is a UserAgent signing in as USER (opts.decision
  * 'deny' presses Deny); interactions(agent) lists the upstream pages
  * ('login', 'consent') its last authorize filled in; plainResponseKeys are
@@ -35,7 +44,8 @@ import { startUpstream } from '../upstream.mjs';
  * e2e/lib/hydra.mjs startHydraWorld resolves to the same interface, so
  * e2e/lib/scenarios.mjs runs against either upstream.
  */
-export async function startWorld({ gateways = 1, redis = false, signingKeys: withKeys = true, gatewayEnv = {}, log, ports: fixed = {} } = {}) {
+export async function startWorld({ gateways = 1, redis = false, signingKeys: withKeys = true, gatewayEnv = {}, log, ports: fixed = {}, issuerPath = '', issuerPathVia = 'PARJARM_ISSUER' } = {}) {
+  if (!['PARJARM_ISSUER', 'PARJARM_UPSTREAM_URL'].includes(issuerPathVia)) throw new TypeError(`startWorld: issuerPathVia ${issuerPathVia}`);
   const dir = mkdtempSync(join(tmpdir(), 'parjarm-e2e-'));
   const started = [];
   const close = async () => {
@@ -52,7 +62,7 @@ export async function startWorld({ gateways = 1, redis = false, signingKeys: wit
     for (let i = 0; i < Math.max(gateways, 1); i++) {
       ports.push({ port: (i === 0 && fixed.gateway) || await freePort(), admin: (i === 0 && fixed.admin) || await freePort() });
     }
-    const issuer = `http://127.0.0.1:${ports[0].port}`;
+    const issuer = `http://127.0.0.1:${ports[0].port}${issuerPath}`;
 
     const config = await makeWorldConfig(callback.url);
     const upstreamLog = [];
@@ -61,6 +71,7 @@ export async function startWorld({ gateways = 1, redis = false, signingKeys: wit
       issuer,
       clients: config.upstream,
       jwks: upstreamKeys(),
+      mountPath: issuerPath,
       log: (l) => {
         upstreamLog.push(l);
         log?.(`[upstream] ${l}`);
@@ -82,9 +93,10 @@ export async function startWorld({ gateways = 1, redis = false, signingKeys: wit
       writeFileSync(signingKeysFile, JSON.stringify(signingKeys(), null, 2), { mode: 0o600 });
     }
 
+    const viaUpstreamUrl = issuerPath && issuerPathVia === 'PARJARM_UPSTREAM_URL';
     const gws = await startReplicas(gateways, ports, {
-      upstreamUrl: upstream.url,
-      issuer,
+      upstreamUrl: viaUpstreamUrl ? `${upstream.url}${issuerPath}` : upstream.url,
+      issuer: viaUpstreamUrl ? undefined : issuer,
       clientsFile,
       signingKeysFile,
       redisUrl: redisServer?.url,
