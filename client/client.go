@@ -123,11 +123,12 @@ var RequestObjectEncryptionEncs = []jose.ContentEncryption{jose.A128GCM, jose.A2
 // signed with its client_secret: it registered request_object_signing_alg
 // HS256, HS384 or HS512 (RFC 9101, section 4; RFC 7518, section 3.2).
 func (c *Client) HMACRequestObjects() bool {
-	return isHMAC(c.RequestObjectSigningAlg)
+	return IsHMAC(c.RequestObjectSigningAlg)
 }
 
-// isHMAC reports whether alg is one of the JWS HMAC algorithms.
-func isHMAC(alg string) bool {
+// IsHMAC reports whether alg is one of the JWS HMAC algorithms (RFC 7518,
+// section 3.2).
+func IsHMAC(alg string) bool {
 	switch jose.SignatureAlgorithm(alg) {
 	case jose.HS256, jose.HS384, jose.HS512:
 		return true

@@ -271,7 +271,7 @@ var hmacKeyBytes = map[string]int{"HS256": 32, "HS384": 48, "HS512": 64}
 func validateRequestObject(c *Client, p *problems) {
 	switch alg := c.RequestObjectSigningAlg; {
 	case alg == "" || slices.Contains(asymmetricSigningAlgs, alg):
-	case isHMAC(alg):
+	case IsHMAC(alg):
 		// The HMAC key is the client_secret itself (RFC 9101, section 4):
 		// a client_secret_hash cannot verify anything.
 		switch {

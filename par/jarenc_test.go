@@ -144,7 +144,9 @@ func encryptRequestObject(t testing.TB, payload string, to jose.JSONWebKey, alg 
 func (g *gatewayKeys) toRSA() jose.JSONWebKey {
 	return jose.JSONWebKey{Key: &g.rsa.PublicKey, KeyID: "enc-rsa"}
 }
-func (g *gatewayKeys) toEC() jose.JSONWebKey { return jose.JSONWebKey{Key: &g.ec.PublicKey, KeyID: "enc-ec"} }
+func (g *gatewayKeys) toEC() jose.JSONWebKey {
+	return jose.JSONWebKey{Key: &g.ec.PublicKey, KeyID: "enc-ec"}
+}
 func (g *gatewayKeys) toDirect() jose.JSONWebKey {
 	return jose.JSONWebKey{Key: &g.ecPlain.PublicKey, KeyID: "enc-direct"}
 }
