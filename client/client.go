@@ -51,8 +51,17 @@ type Client struct {
 	// without a signed `request` parameter.
 	RequireSignedRequestObject bool `json:"require_signed_request_object,omitempty"`
 	// RequestObjectSigningAlg, if set, is the only algorithm accepted for the
-	// client's request objects.
+	// client's request objects. HS256, HS384 and HS512 (verified with the
+	// plain client_secret) are accepted only when registered here.
 	RequestObjectSigningAlg string `json:"request_object_signing_alg,omitempty"`
+	// RequestObjectEncryptionAlg, if set, is the only JWE key management
+	// algorithm accepted for the client's encrypted request objects (OpenID
+	// Connect Dynamic Client Registration 1.0, section 2).
+	RequestObjectEncryptionAlg string `json:"request_object_encryption_alg,omitempty"`
+	// RequestObjectEncryptionEnc, if set, is the only JWE content encryption
+	// algorithm accepted for them; with only RequestObjectEncryptionAlg set
+	// it is A128CBC-HS256 (same section).
+	RequestObjectEncryptionEnc string `json:"request_object_encryption_enc,omitempty"`
 	// AuthorizationSignedResponseAlg is the JARM signing algorithm (JARM
 	// section 3). Empty means the gateway's default.
 	AuthorizationSignedResponseAlg string `json:"authorization_signed_response_alg,omitempty"`
@@ -98,6 +107,48 @@ func (c *Client) HasRedirectURI(uri string) bool {
 		}
 	}
 	return false
+}
+
+// RequestObjectEncryptionAlgs are the JWE key management algorithms of
+// encrypted request objects (RFC 9101, section 6.1; RFC 7518, sections 4.3
+// and 4.6): what the gateway's decryption keys may be for and what a client
+// may register as request_object_encryption_alg.
+var RequestObjectEncryptionAlgs = []jose.KeyAlgorithm{jose.RSA_OAEP_256, jose.ECDH_ES, jose.ECDH_ES_A128KW, jose.ECDH_ES_A256KW}
+
+// RequestObjectEncryptionEncs are the JWE content encryption algorithms of
+// encrypted request objects (RFC 7518, sections 5.2 and 5.3).
+var RequestObjectEncryptionEncs = []jose.ContentEncryption{jose.A128GCM, jose.A256GCM, jose.A128CBC_HS256}
+
+// HMACRequestObjects reports whether the client's request objects are
+// signed with its client_secret: it registered request_object_signing_alg
+// HS256, HS384 or HS512 (RFC 9101, section 4; RFC 7518, section 3.2).
+func (c *Client) HMACRequestObjects() bool {
+	return IsHMAC(c.RequestObjectSigningAlg)
+}
+
+// IsHMAC reports whether alg is one of the JWS HMAC algorithms (RFC 7518,
+// section 3.2).
+func IsHMAC(alg string) bool {
+	switch jose.SignatureAlgorithm(alg) {
+	case jose.HS256, jose.HS384, jose.HS512:
+		return true
+	}
+	return false
+}
+
+// RequestObjectEnc returns the content encryption algorithm the client's
+// encrypted request objects must use: request_object_encryption_enc, or
+// A128CBC-HS256 when only request_object_encryption_alg is set (OpenID
+// Connect Dynamic Client Registration 1.0, section 2). "" means any of
+// RequestObjectEncryptionEncs.
+func (c *Client) RequestObjectEnc() string {
+	if c.RequestObjectEncryptionEnc != "" {
+		return c.RequestObjectEncryptionEnc
+	}
+	if c.RequestObjectEncryptionAlg != "" {
+		return DefaultEncryptedResponseEnc
+	}
+	return ""
 }
 
 // DefaultEncryptedResponseEnc is the JARM content encryption algorithm used

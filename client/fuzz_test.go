@@ -2,8 +2,10 @@ package client_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/parjarm/parjarm/client"
@@ -67,6 +69,9 @@ func FuzzParseRegistry(f *testing.F) {
 		`{"clients": [{"client_id": "a", "client_secret_hash": "sha256:00", "redirect_uris": ["x#y"], "par_lifetime": 1}]}`,
 		`{"clients": [{"client_id": "a", "nope": 1}], "extra": true}`,
 		`{"clients": null}`,
+		`{"clients": [{"client_id": "h", "client_secret": "0123456789abcdef0123456789abcdef", "request_object_signing_alg": "HS256", "redirect_uris": ["https://a/cb"]}]}`,
+		`{"clients": [{"client_id": "h", "client_secret_hash": "sha256:` + strings.Repeat("ab", 32) + `", "request_object_signing_alg": "HS512", "redirect_uris": ["https://a/cb"]}]}`,
+		`{"clients": [{"client_id": "e", "client_secret": "s", "request_object_encryption_alg": "ECDH-ES", "request_object_encryption_enc": "A256GCM", "redirect_uris": ["https://a/cb"]}]}`,
 		`[]`,
 		``,
 	} {
@@ -82,6 +87,19 @@ func FuzzParseRegistry(f *testing.F) {
 		}
 		if r.Len() < 0 {
 			t.Fatal("negative length")
+		}
+		// An HMAC request object client always has a plain secret at least
+		// as long as the hash (RFC 7518, section 3.2).
+		var doc struct {
+			Clients []struct {
+				ID string `json:"client_id"`
+			} `json:"clients"`
+		}
+		_ = json.Unmarshal(data, &doc)
+		for _, in := range doc.Clients {
+			if c, ok := r.Lookup(in.ID); ok && c.HMACRequestObjects() && len(c.Secret) < 32 {
+				t.Fatalf("client %q: %s request objects with a %d-byte secret", c.ID, c.RequestObjectSigningAlg, len(c.Secret))
+			}
 		}
 	})
 }

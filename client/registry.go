@@ -255,14 +255,55 @@ func validate(c *Client, p *problems) {
 			c.PARLifetime, minPARLifetime, maxPARLifetime)
 	}
 	validateJARM(c, p)
-	for _, f := range []struct{ name, alg string }{
-		{"request_object_signing_alg", c.RequestObjectSigningAlg},
-		{"token_endpoint_auth_signing_alg", c.TokenEndpointAuthSigningAlg},
-	} {
-		if f.alg != "" && !slices.Contains(asymmetricSigningAlgs, f.alg) {
-			p.add(f.name, "%q is not allowed: use one of %s (asymmetric only; never none)", f.alg, strings.Join(asymmetricSigningAlgs, ", "))
-		}
+	validateRequestObject(c, p)
+	if alg := c.TokenEndpointAuthSigningAlg; alg != "" && !slices.Contains(asymmetricSigningAlgs, alg) {
+		p.add("token_endpoint_auth_signing_alg", "%q is not allowed: use one of %s (asymmetric only; never none)", alg, strings.Join(asymmetricSigningAlgs, ", "))
 	}
+}
+
+// hmacKeyBytes is the shortest client_secret each HMAC algorithm accepts:
+// the hash output's size (RFC 7518, section 3.2).
+var hmacKeyBytes = map[string]int{"HS256": 32, "HS384": 48, "HS512": 64}
+
+// validateRequestObject checks the request object metadata (OpenID Connect
+// Dynamic Client Registration 1.0, section 2; RFC 9101). Signing stays
+// required: "none" is never accepted, encrypted or not.
+func validateRequestObject(c *Client, p *problems) {
+	switch alg := c.RequestObjectSigningAlg; {
+	case alg == "" || slices.Contains(asymmetricSigningAlgs, alg):
+	case IsHMAC(alg):
+		// The HMAC key is the client_secret itself (RFC 9101, section 4):
+		// a client_secret_hash cannot verify anything.
+		switch {
+		case c.Secret == "" && c.SecretHash != "":
+			p.add("request_object_signing_alg", "%s needs a plain client_secret to verify with (a client_secret_hash cannot verify)", alg)
+		case c.Secret == "":
+			p.add("request_object_signing_alg", "%s needs the client's client_secret", alg)
+		case len(c.Secret) < hmacKeyBytes[alg]:
+			p.add("request_object_signing_alg", "%s needs a client_secret of at least %d bytes (RFC 7518, section 3.2)", alg, hmacKeyBytes[alg])
+		}
+	default:
+		p.add("request_object_signing_alg", "%q is not allowed: use one of %s, or HS256, HS384, HS512 with the client_secret (never none)", alg, strings.Join(asymmetricSigningAlgs, ", "))
+	}
+	alg, enc := c.RequestObjectEncryptionAlg, c.RequestObjectEncryptionEnc
+	if enc != "" && alg == "" {
+		p.add("request_object_encryption_enc", "is set without request_object_encryption_alg (OpenID Connect Dynamic Client Registration 1.0, section 2)")
+	}
+	if alg != "" && !slices.Contains(RequestObjectEncryptionAlgs, jose.KeyAlgorithm(alg)) {
+		p.add("request_object_encryption_alg", "%q is not supported: use one of %s", alg, joinNames(RequestObjectEncryptionAlgs))
+	}
+	if enc != "" && !slices.Contains(RequestObjectEncryptionEncs, jose.ContentEncryption(enc)) {
+		p.add("request_object_encryption_enc", "%q is not supported: use one of %s", enc, joinNames(RequestObjectEncryptionEncs))
+	}
+}
+
+// joinNames lists algorithm names, comma-separated.
+func joinNames[T ~string](names []T) string {
+	s := make([]string, len(names))
+	for i, n := range names {
+		s[i] = string(n)
+	}
+	return strings.Join(s, ", ")
 }
 
 // validateAuth checks the token endpoint authentication method and the

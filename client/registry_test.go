@@ -55,6 +55,31 @@ func TestParseReadsARegistry(t *testing.T) {
 	}
 }
 
+func TestRequestObjectMetadata(t *testing.T) {
+	tests := []struct {
+		name     string
+		client   client.Client
+		wantHMAC bool
+		wantEnc  string
+	}{
+		{name: "no metadata: any enc, no HMAC", client: client.Client{}},
+		{name: "an asymmetric signing alg is not HMAC", client: client.Client{RequestObjectSigningAlg: "PS256"}},
+		{name: "HS384 is HMAC", client: client.Client{RequestObjectSigningAlg: "HS384"}, wantHMAC: true},
+		{name: "alg without enc means A128CBC-HS256", client: client.Client{RequestObjectEncryptionAlg: "RSA-OAEP-256"}, wantEnc: "A128CBC-HS256"},
+		{name: "a registered enc is used", client: client.Client{RequestObjectEncryptionAlg: "ECDH-ES", RequestObjectEncryptionEnc: "A256GCM"}, wantEnc: "A256GCM"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.client.HMACRequestObjects(); got != tt.wantHMAC {
+				t.Errorf("HMACRequestObjects() = %v, want %v", got, tt.wantHMAC)
+			}
+			if got := tt.client.RequestObjectEnc(); got != tt.wantEnc {
+				t.Errorf("RequestObjectEnc() = %q, want %q", got, tt.wantEnc)
+			}
+		})
+	}
+}
+
 func TestParseRefusesMalformedDocuments(t *testing.T) {
 	tests := []struct {
 		name string
@@ -167,7 +192,23 @@ func TestNewRegistryNamesTheClientAndTheFieldOfEveryProblem(t *testing.T) {
 		}), "authorization_encrypted_response_enc", "not supported"},
 		{"encryption without client keys is refused", with(valid(), func(c *client.Client) { c.AuthorizationEncryptedResponseAlg = "RSA-OAEP-256" }), "authorization_encrypted_response_alg", "jwks or jwks_uri"},
 		{"a request object alg none is refused", with(valid(), func(c *client.Client) { c.RequestObjectSigningAlg = "none" }), "request_object_signing_alg", "never none"},
-		{"a symmetric request object alg is refused", with(valid(), func(c *client.Client) { c.RequestObjectSigningAlg = "HS256" }), "request_object_signing_alg", "asymmetric"},
+		{"an HMAC request object alg with only a secret hash is refused", with(valid(), func(c *client.Client) {
+			c.Secret, c.SecretHash, c.RequestObjectSigningAlg = "", hashOf(strings.Repeat("s", 32)), "HS256"
+		}), "request_object_signing_alg", "plain client_secret"},
+		{"an HMAC request object alg without any secret is refused", with(jwtClient(), func(c *client.Client) { c.RequestObjectSigningAlg = "HS256" }), "request_object_signing_alg", "needs the client's client_secret"},
+		{"HS256 request objects with a 31-byte secret are refused", with(valid(), func(c *client.Client) {
+			c.Secret, c.RequestObjectSigningAlg = strings.Repeat("s", 31), "HS256"
+		}), "request_object_signing_alg", "at least 32 bytes"},
+		{"HS512 request objects with a 63-byte secret are refused", with(valid(), func(c *client.Client) {
+			c.Secret, c.RequestObjectSigningAlg = strings.Repeat("s", 63), "HS512"
+		}), "request_object_signing_alg", "at least 64 bytes"},
+		{"an unknown request object alg is refused", with(valid(), func(c *client.Client) { c.RequestObjectSigningAlg = "HS1" }), "request_object_signing_alg", "not allowed"},
+		{"a request object enc without alg is refused", with(valid(), func(c *client.Client) { c.RequestObjectEncryptionEnc = "A256GCM" }), "request_object_encryption_enc", "without request_object_encryption_alg"},
+		{"an unsupported request object encryption alg is refused", with(valid(), func(c *client.Client) { c.RequestObjectEncryptionAlg = "RSA1_5" }), "request_object_encryption_alg", "not supported"},
+		{"RSA-OAEP (SHA-1) for request objects is refused", with(valid(), func(c *client.Client) { c.RequestObjectEncryptionAlg = "RSA-OAEP" }), "request_object_encryption_alg", "not supported"},
+		{"an unsupported request object encryption enc is refused", with(valid(), func(c *client.Client) {
+			c.RequestObjectEncryptionAlg, c.RequestObjectEncryptionEnc = "ECDH-ES", "A192GCM"
+		}), "request_object_encryption_enc", "not supported"},
 		{"an assertion alg none is refused", with(jwtClient(), func(c *client.Client) { c.TokenEndpointAuthSigningAlg = "none" }), "token_endpoint_auth_signing_alg", "never none"},
 		{"a symmetric assertion alg is refused", with(jwtClient(), func(c *client.Client) { c.TokenEndpointAuthSigningAlg = "HS512" }), "token_endpoint_auth_signing_alg", "asymmetric"},
 	}
@@ -204,6 +245,10 @@ func TestNewRegistryAcceptsEdgeValues(t *testing.T) {
 		{"a loopback http jwks_uri is accepted", &client.Client{ID: "a", TokenEndpointAuthMethod: client.AuthPrivateKeyJWT, JWKSURI: "http://127.0.0.1:8080/jwks", RedirectURIs: []string{"https://a/cb"}}},
 		{"a localhost http jwks_uri is accepted", &client.Client{ID: "a", TokenEndpointAuthMethod: client.AuthPrivateKeyJWT, JWKSURI: "http://localhost/jwks", RedirectURIs: []string{"https://a/cb"}}},
 		{"an IPv6 loopback http jwks_uri is accepted", &client.Client{ID: "a", TokenEndpointAuthMethod: client.AuthPrivateKeyJWT, JWKSURI: "http://[::1]:8080/jwks", RedirectURIs: []string{"https://a/cb"}}},
+		{"HS256 request objects with a 32-byte plain secret are accepted", &client.Client{ID: "a", Secret: strings.Repeat("s", 32), RedirectURIs: []string{"https://a/cb"}, RequestObjectSigningAlg: "HS256"}},
+		{"HS384 request objects with a 48-byte plain secret are accepted", &client.Client{ID: "a", Secret: strings.Repeat("s", 48), RedirectURIs: []string{"https://a/cb"}, RequestObjectSigningAlg: "HS384"}},
+		{"encrypted request object metadata is accepted", &client.Client{ID: "a", Secret: "s", RedirectURIs: []string{"https://a/cb"},
+			RequestObjectEncryptionAlg: "ECDH-ES+A128KW", RequestObjectEncryptionEnc: "A128GCM"}},
 		{"HS256 with a plain secret is accepted", &client.Client{ID: "a", Secret: "s", RedirectURIs: []string{"https://a/cb"}, AuthorizationSignedResponseAlg: "HS256"}},
 		{"a hashed secret in upper-case hex is accepted", &client.Client{ID: "a", SecretHash: "sha256:" + strings.ToUpper(strings.TrimPrefix(hashOf("s"), "sha256:")), RedirectURIs: []string{"https://a/cb"}}},
 		{"a native app's private-use scheme is accepted", &client.Client{ID: "a", TokenEndpointAuthMethod: client.AuthNone, RedirectURIs: []string{"com.example.app:/oauth2redirect"}}},

@@ -34,6 +34,8 @@ func FuzzLoadKeys(f *testing.F) {
 	f.Add(append(pkcs8(f, fx.ed), sec1(f, fx.p256)...))
 	f.Add(pkcs8(f, fx.rsa))
 	f.Add(sec1(f, fx.p521))
+	f.Add(jwkSet(f, jwkJSON(f, fx.p256, "s", "ES256", ""), jwkJSON(f, fx.rsa, "e", "RSA-OAEP-256", "enc"), jwkJSON(f, fx.p384, "", "ECDH-ES+A256KW", "enc")))
+	f.Add(jwkSet(f, jwkJSON(f, fx.p256, "s", "ES256", ""), jwkJSON(f, fx.p256, "e", "ECDH-ES", "enc")))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ks, err := ParseKeys(data)
@@ -59,6 +61,17 @@ func FuzzLoadKeys(f *testing.F) {
 		}
 		if bytes.Contains(b, []byte(`"d":`)) {
 			t.Fatal("Public holds a private member")
+		}
+		published := make(map[string]bool, len(pub.Keys))
+		for _, k := range pub.Keys {
+			if published[k.KeyID] {
+				t.Fatalf("kid %q published twice", k.KeyID)
+			}
+			published[k.KeyID] = true
+			isSigning := slices.Contains(kids, k.KeyID)
+			if isSigning != (k.Use == "sig") || (!isSigning && (k.Use != "enc" || !slices.Contains(ks.EncryptionAlgorithms(), jose.KeyAlgorithm(k.Algorithm)))) {
+				t.Fatalf("published key %q has use %q alg %q (signing key: %v)", k.KeyID, k.Use, k.Algorithm, isSigning)
+			}
 		}
 		for _, alg := range ks.Algorithms() {
 			signer, err := ks.signer(jose.SignatureAlgorithm(alg))

@@ -22,6 +22,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/cryptosigner"
+
+	"github.com/parjarm/parjarm/client"
 )
 
 // signingAlgs are the asymmetric algorithms a KeySet signs with, in the
@@ -44,6 +46,11 @@ const maxKeysFileSize = 1 << 20
 // at once, for rotation: all are published by Public, and for each algorithm
 // one of them, the active one, signs.
 //
+// It also holds the gateway's decryption keys ("use": "enc" in a JWK set),
+// to which clients encrypt request objects (RFC 9101, section 6.1). They are
+// published by Public with "use": "enc" and only ever decrypt (Decrypt);
+// signing keys never decrypt.
+//
 // The zero KeySet is empty and ready to use. A KeySet is safe for concurrent
 // use.
 type KeySet struct {
@@ -51,6 +58,15 @@ type KeySet struct {
 	keys   []*signingKey // in load order
 	byKID  map[string]*signingKey
 	active map[jose.SignatureAlgorithm]*signingKey
+	dec    []*decryptionKey // in load order
+}
+
+// decryptionKey is one private key for a JWE key management algorithm.
+type decryptionKey struct {
+	kid     string
+	alg     jose.KeyAlgorithm
+	public  jose.JSONWebKey
+	private any
 }
 
 // signingKey is one private key and the algorithms it may sign with.
@@ -93,8 +109,8 @@ func newSigningKey(kid string, algs []jose.SignatureAlgorithm, pub crypto.Public
 func (k *KeySet) add(sk *signingKey) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if _, dup := k.byKID[sk.kid]; dup {
-		return fmt.Errorf("kid %q is used by two keys", sk.kid)
+	if err := k.checkNew(sk.kid, sk.public, false); err != nil {
+		return err
 	}
 	if k.byKID == nil {
 		k.byKID = make(map[string]*signingKey)
@@ -105,6 +121,49 @@ func (k *KeySet) add(sk *signingKey) error {
 	for _, alg := range sk.algs {
 		if k.active[alg] == nil {
 			k.active[alg] = sk
+		}
+	}
+	return nil
+}
+
+// addDecryptionKey appends dk.
+func (k *KeySet) addDecryptionKey(dk *decryptionKey) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err := k.checkNew(dk.kid, dk.public, true); err != nil {
+		return err
+	}
+	k.dec = append(k.dec, dk)
+	return nil
+}
+
+// checkNew refuses a key whose kid another key has, and a key whose key
+// material the other use already holds: one key serves one use, signing or
+// encryption (RFC 7517, section 4.2). k.mu is held.
+func (k *KeySet) checkNew(kid string, pub jose.JSONWebKey, enc bool) error {
+	t, err := pub.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return fmt.Errorf("key thumbprint: %w", err)
+	}
+	check := func(otherKID string, other jose.JSONWebKey, otherEnc bool) error {
+		if otherKID == kid {
+			return fmt.Errorf("kid %q is used by two keys", kid)
+		}
+		if otherEnc != enc {
+			if o, err := other.Thumbprint(crypto.SHA256); err == nil && bytes.Equal(o, t) {
+				return fmt.Errorf("kid %q is the same key as kid %q: a key either signs or decrypts, give each use its own key", kid, otherKID)
+			}
+		}
+		return nil
+	}
+	for _, sk := range k.keys {
+		if err := check(sk.kid, sk.public, false); err != nil {
+			return err
+		}
+	}
+	for _, dk := range k.dec {
+		if err := check(dk.kid, dk.public, true); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -167,16 +226,73 @@ func (k *KeySet) SetActive(kid string) error {
 	return nil
 }
 
-// Public returns the public halves of all keys, each with its kid, use "sig",
-// and alg when the key signs with exactly one algorithm.
+// Public returns the public halves of all keys, each with its kid: signing
+// keys with use "sig" and alg when the key signs with exactly one
+// algorithm, then decryption keys with use "enc" and their alg.
 func (k *KeySet) Public() jose.JSONWebKeySet {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
-	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(k.keys))}
+	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(k.keys)+len(k.dec))}
 	for _, sk := range k.keys {
 		set.Keys = append(set.Keys, sk.public)
 	}
+	for _, dk := range k.dec {
+		set.Keys = append(set.Keys, dk.public)
+	}
 	return set
+}
+
+// EncryptionAlgorithms returns the JWE key management algorithms the set
+// holds decryption keys for, in the order of
+// client.RequestObjectEncryptionAlgs. It is empty without such keys.
+func (k *KeySet) EncryptionAlgorithms() []jose.KeyAlgorithm {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	var algs []jose.KeyAlgorithm
+	for _, alg := range client.RequestObjectEncryptionAlgs {
+		if slices.ContainsFunc(k.dec, func(dk *decryptionKey) bool { return dk.alg == alg }) {
+			algs = append(algs, alg)
+		}
+	}
+	return algs
+}
+
+// ErrNoDecryptionKey means no decryption key fits a JWE's kid and alg.
+var ErrNoDecryptionKey = errors.New("jarm: no decryption key")
+
+// Decrypt decrypts jwe with the decryption key its kid names, or, without
+// kid, with each decryption key for its alg in turn. The caller has parsed
+// jwe with its own alg and enc allow-lists. Only decryption keys are used,
+// never signing keys. Errors wrap ErrNoDecryptionKey when no key fits;
+// otherwise they are go-jose's (a wrong key and a tampered ciphertext alike
+// give jose.ErrCryptoFailure).
+func (k *KeySet) Decrypt(jwe *jose.JSONWebEncryption) ([]byte, error) {
+	if jwe == nil {
+		return nil, ErrNoDecryptionKey
+	}
+	kid, alg := jwe.Header.KeyID, jose.KeyAlgorithm(jwe.Header.Algorithm)
+	k.mu.RLock()
+	var candidates []*decryptionKey
+	for _, dk := range k.dec {
+		if dk.alg == alg && (kid == "" || dk.kid == kid) {
+			candidates = append(candidates, dk)
+		}
+	}
+	k.mu.RUnlock()
+	if len(candidates) == 0 {
+		if kid != "" {
+			return nil, fmt.Errorf("%w: kid %q with alg %s", ErrNoDecryptionKey, kid, alg)
+		}
+		return nil, fmt.Errorf("%w for alg %s", ErrNoDecryptionKey, alg)
+	}
+	var err error
+	for _, dk := range candidates {
+		var plain []byte
+		if plain, err = jwe.Decrypt(dk.private); err == nil {
+			return plain, nil
+		}
+	}
+	return nil, err
 }
 
 // Algorithms returns the asymmetric algorithms the set can sign with, in a
@@ -287,15 +403,102 @@ func parseJWKS(data []byte) (*KeySet, error) {
 	}
 	ks := &KeySet{}
 	for i, raw := range raws {
-		sk, err := parseJWK(raw)
-		if err != nil {
-			return nil, fmt.Errorf("jarm: signing keys: key %d: %w", i, err)
-		}
-		if err := ks.add(sk); err != nil {
+		if err := ks.addJWK(raw); err != nil {
 			return nil, fmt.Errorf("jarm: signing keys: key %d: %w", i, err)
 		}
 	}
+	if len(ks.keys) == 0 {
+		return nil, errors.New(`jarm: signing keys: no signing key: the set holds only "use": "enc" keys`)
+	}
 	return ks, nil
+}
+
+// addJWK parses one private JWK and adds it as a signing key or, with
+// "use": "enc", as a decryption key.
+func (k *KeySet) addJWK(raw []byte) error {
+	var head struct {
+		Use string `json:"use"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return err
+	}
+	if head.Use == "enc" {
+		dk, err := parseDecryptionJWK(raw)
+		if err != nil {
+			return err
+		}
+		return k.addDecryptionKey(dk)
+	}
+	sk, err := parseJWK(raw)
+	if err != nil {
+		return err
+	}
+	return k.add(sk)
+}
+
+// parseDecryptionJWK parses one private JWK with "use": "enc" and checks it
+// against its alg, which is required: RSA-OAEP-256 needs an RSA key of at
+// least 2048 bits, ECDH-ES (+A128KW, +A256KW) a P-256, P-384 or P-521 key.
+func parseDecryptionJWK(raw []byte) (*decryptionKey, error) {
+	var jwk jose.JSONWebKey
+	if err := jwk.UnmarshalJSON(raw); err != nil {
+		return nil, err
+	}
+	name := ""
+	if jwk.KeyID != "" {
+		name = fmt.Sprintf("(kid %q) ", jwk.KeyID)
+	}
+	algNames := make([]string, len(client.RequestObjectEncryptionAlgs))
+	for i, a := range client.RequestObjectEncryptionAlgs {
+		algNames[i] = string(a)
+	}
+	alg := jose.KeyAlgorithm(jwk.Algorithm)
+	if !slices.Contains(client.RequestObjectEncryptionAlgs, alg) {
+		return nil, fmt.Errorf(`%s"alg" %q is not supported for "use": "enc" (want one of %s)`, name, jwk.Algorithm, strings.Join(algNames, ", "))
+	}
+	var pub crypto.PublicKey
+	switch p := jwk.Key.(type) {
+	case *rsa.PrivateKey:
+		if alg != jose.RSA_OAEP_256 {
+			return nil, fmt.Errorf("%san RSA key decrypts RSA-OAEP-256, not %s", name, alg)
+		}
+		if p.Validate() != nil {
+			return nil, fmt.Errorf("%sinconsistent RSA private key", name)
+		}
+		if p.N.BitLen() < minRSABits {
+			return nil, fmt.Errorf("%sRSA key too small: at least %d bits are required", name, minRSABits)
+		}
+		pub = &p.PublicKey
+	case *ecdsa.PrivateKey:
+		if alg == jose.RSA_OAEP_256 {
+			return nil, fmt.Errorf("%san EC key decrypts ECDH-ES, ECDH-ES+A128KW or ECDH-ES+A256KW, not %s", name, alg)
+		}
+		if p.Curve != elliptic.P256() && p.Curve != elliptic.P384() && p.Curve != elliptic.P521() {
+			return nil, fmt.Errorf("%sEC curve is not supported for ECDH-ES (want P-256, P-384 or P-521)", name)
+		}
+		if _, err := publicOfPrivate(p); err != nil {
+			return nil, fmt.Errorf("%s%w", name, err)
+		}
+		pub = &p.PublicKey
+	default:
+		if jwk.IsPublic() {
+			return nil, fmt.Errorf("%sis a public key: decryption needs the private key", name)
+		}
+		return nil, fmt.Errorf("%sunsupported key type for decryption (want a private RSA or EC key)", name)
+	}
+	kid := jwk.KeyID
+	if kid == "" {
+		var err error
+		if kid, err = thumbprint(pub); err != nil {
+			return nil, err
+		}
+	}
+	return &decryptionKey{
+		kid:     kid,
+		alg:     alg,
+		public:  jose.JSONWebKey{Key: pub, KeyID: kid, Use: "enc", Algorithm: string(alg)},
+		private: jwk.Key,
+	}, nil
 }
 
 // parseJWK parses one private JWK and checks it against its alg.
@@ -312,7 +515,7 @@ func parseJWK(raw []byte) (*signingKey, error) {
 		return nil, fmt.Errorf(`%s"alg" is required (one of %s)`, name, strings.Join(algNames(signingAlgs), ", "))
 	}
 	if jwk.Use != "" && jwk.Use != "sig" {
-		return nil, fmt.Errorf(`%s"use" is %q: a signing key has "sig" or none`, name, jwk.Use)
+		return nil, fmt.Errorf(`%s"use" is %q: a signing key has "sig" or none, a decryption key "enc"`, name, jwk.Use)
 	}
 	pub, err := publicOfPrivate(jwk.Key)
 	if err != nil {

@@ -280,7 +280,17 @@ func TestParseKeysRejects(t *testing.T) {
 		{"a key without alg or kid, named by its index", jwkSet(t, jwkJSON(t, f.ed, "", "", "")), `key 0: "alg" is required`},
 		{"a public key", jwkSet(t, jwkJSON(t, &f.p256.PublicKey, "pub", "ES256", "")), `key 0: (kid "pub") is a public key`},
 		{"a symmetric key", jwkSet(t, jwkJSON(t, []byte("0123456789abcdef0123456789abcdef"), "oct", "HS256", "")), "symmetric (oct) keys are not supported"},
-		{"an encryption key", jwkSet(t, jwkJSON(t, f.p256, "e", "ES256", "enc")), `"use" is "enc"`},
+		{"an encryption key with a signing alg", jwkSet(t, jwkJSON(t, f.p256, "s", "ES256", ""), jwkJSON(t, f.p384, "e", "ES256", "enc")), `key 1: (kid "e") "alg" "ES256" is not supported for "use": "enc"`},
+		{"an encryption key without alg", jwkSet(t, jwkJSON(t, f.p256, "s", "ES256", ""), jwkJSON(t, f.p384, "e", "", "enc")), `is not supported for "use": "enc"`},
+		{"a key with another use", jwkSet(t, jwkJSON(t, f.p256, "s", "ES256", "wrap")), `"use" is "wrap"`},
+		{"only encryption keys", jwkSet(t, jwkJSON(t, f.p256, "e", "ECDH-ES", "enc")), "no signing key"},
+		{"an RSA encryption key for ECDH-ES", jwkSet(t, jwkJSON(t, f.p256, "s", "ES256", ""), jwkJSON(t, f.rsa, "e", "ECDH-ES", "enc")), "an RSA key decrypts RSA-OAEP-256"},
+		{"an EC encryption key for RSA-OAEP-256", jwkSet(t, jwkJSON(t, f.p256, "s", "ES256", ""), jwkJSON(t, f.p384, "e", "RSA-OAEP-256", "enc")), "an EC key decrypts ECDH-ES"},
+		{"an RSA encryption key below 2048 bits", jwkSet(t, jwkJSON(t, f.p256, "s", "ES256", ""), jwkJSON(t, f.rsaSmall, "e", "RSA-OAEP-256", "enc")), "RSA key too small"},
+		{"an Ed25519 encryption key", jwkSet(t, jwkJSON(t, f.p256, "s", "ES256", ""), jwkJSON(t, f.ed, "e", "ECDH-ES", "enc")), "unsupported key type for decryption"},
+		{"a public encryption key", jwkSet(t, jwkJSON(t, f.p256, "s", "ES256", ""), jwkJSON(t, f.p384.Public(), "e", "ECDH-ES", "enc")), "decryption needs the private key"},
+		{"the signing key again as an encryption key", jwkSet(t, jwkJSON(t, f.p256, "s", "ES256", ""), jwkJSON(t, f.p256, "e", "ECDH-ES", "enc")), `kid "e" is the same key as kid "s"`},
+		{"an encryption key with a signing key's kid", jwkSet(t, jwkJSON(t, f.p256, "same", "ES256", ""), jwkJSON(t, f.p384, "same", "ECDH-ES", "enc")), `kid "same" is used by two keys`},
 		{"an alg that does not fit the key", jwkSet(t, jwkJSON(t, f.rsa, "r", "ES256", "")), "alg ES256 does not fit this key (it can sign RS256, PS256)"},
 		{"an unsupported alg", jwkSet(t, jwkJSON(t, f.rsa, "r", "RS512", "")), `alg "RS512" is not supported`},
 		{"an RSA JWK below 2048 bits", jwkSet(t, jwkJSON(t, f.rsaSmall, "s", "RS256", "")), "at least 2048 bits"},
@@ -314,6 +324,117 @@ func TestParseKeysRejects(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestDecryptionKeys(t *testing.T) {
+	f := testFixtures(t)
+	ks, err := ParseKeys(jwkSet(t,
+		jwkJSON(t, f.p256, "sig", "ES256", "sig"),
+		jwkJSON(t, f.rsa, "enc-rsa", "RSA-OAEP-256", "enc"),
+		jwkJSON(t, f.p384, "enc-ec", "ECDH-ES+A128KW", "enc"),
+		jwkJSON(t, f.p521, "", "ECDH-ES", "enc"),
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("the encryption keys are published with use enc and their alg, without private parts", func(t *testing.T) {
+		pub := ks.Public()
+		if len(pub.Keys) != 4 {
+			t.Fatalf("published %d keys, want 4", len(pub.Keys))
+		}
+		for _, k := range pub.Keys[1:] {
+			if k.Use != "enc" || k.Algorithm == "" || !k.IsPublic() {
+				t.Errorf("published %q use %q alg %q public %v, want use enc, an alg, public", k.KeyID, k.Use, k.Algorithm, k.IsPublic())
+			}
+		}
+		if k := pub.Keys[3]; k.KeyID != mustThumbprint(t, &f.p521.PublicKey) {
+			t.Errorf("kid = %q, want the RFC 7638 thumbprint", k.KeyID)
+		}
+	})
+	t.Run("the algorithms are listed in a fixed order", func(t *testing.T) {
+		want := []jose.KeyAlgorithm{jose.RSA_OAEP_256, jose.ECDH_ES, jose.ECDH_ES_A128KW}
+		if got := ks.EncryptionAlgorithms(); !slices.Equal(got, want) {
+			t.Errorf("EncryptionAlgorithms() = %v, want %v", got, want)
+		}
+	})
+	t.Run("an encryption key never signs", func(t *testing.T) {
+		if got := ks.Algorithms(); !slices.Equal(got, []string{"ES256"}) {
+			t.Errorf("Algorithms() = %v, want [ES256]", got)
+		}
+		if err := ks.SetActive("enc-rsa"); err == nil {
+			t.Error("SetActive accepted a decryption key")
+		}
+	})
+	encrypt := func(t *testing.T, to *jose.JSONWebKey, alg jose.KeyAlgorithm) *jose.JSONWebEncryption {
+		t.Helper()
+		enc, err := jose.NewEncrypter(jose.A128GCM, jose.Recipient{Algorithm: alg, Key: to}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		obj, err := enc.Encrypt([]byte("secret payload"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := obj.CompactSerialize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed, err := jose.ParseEncryptedCompact(raw, client.RequestObjectEncryptionAlgs, client.RequestObjectEncryptionEncs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return parsed
+	}
+	for _, tt := range []struct {
+		name string
+		to   *jose.JSONWebKey
+		alg  jose.KeyAlgorithm
+	}{
+		{"RSA-OAEP-256 to the RSA key by kid", &jose.JSONWebKey{Key: &f.rsa.PublicKey, KeyID: "enc-rsa"}, jose.RSA_OAEP_256},
+		{"ECDH-ES+A128KW to the P-384 key by kid", &jose.JSONWebKey{Key: &f.p384.PublicKey, KeyID: "enc-ec"}, jose.ECDH_ES_A128KW},
+		{"ECDH-ES to the P-521 key without kid", &jose.JSONWebKey{Key: &f.p521.PublicKey}, jose.ECDH_ES},
+	} {
+		t.Run("decrypts "+tt.name, func(t *testing.T) {
+			plain, err := ks.Decrypt(encrypt(t, tt.to, tt.alg))
+			if err != nil || string(plain) != "secret payload" {
+				t.Errorf("Decrypt = %q, %v", plain, err)
+			}
+		})
+	}
+	t.Run("refuses a kid naming the signing key", func(t *testing.T) {
+		_, err := ks.Decrypt(encrypt(t, &jose.JSONWebKey{Key: &f.p256.PublicKey, KeyID: "sig"}, jose.ECDH_ES))
+		if !errors.Is(err, ErrNoDecryptionKey) {
+			t.Errorf("Decrypt = %v, want ErrNoDecryptionKey", err)
+		}
+	})
+	t.Run("refuses an alg the kid's key is not for", func(t *testing.T) {
+		_, err := ks.Decrypt(encrypt(t, &jose.JSONWebKey{Key: &f.p384.PublicKey, KeyID: "enc-ec"}, jose.ECDH_ES_A256KW))
+		if !errors.Is(err, ErrNoDecryptionKey) {
+			t.Errorf("Decrypt = %v, want ErrNoDecryptionKey", err)
+		}
+	})
+	t.Run("fails for a JWE to another key under a known kid", func(t *testing.T) {
+		other, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = ks.Decrypt(encrypt(t, &jose.JSONWebKey{Key: &other.PublicKey, KeyID: "enc-rsa"}, jose.RSA_OAEP_256))
+		if err == nil || errors.Is(err, ErrNoDecryptionKey) {
+			t.Errorf("Decrypt = %v, want a decryption failure", err)
+		}
+	})
+	t.Run("a set without decryption keys decrypts nothing", func(t *testing.T) {
+		plain := testKeys(t)
+		if algs := plain.EncryptionAlgorithms(); len(algs) != 0 {
+			t.Errorf("EncryptionAlgorithms() = %v, want none", algs)
+		}
+		if _, err := plain.Decrypt(encrypt(t, &jose.JSONWebKey{Key: &f.p384.PublicKey}, jose.ECDH_ES)); !errors.Is(err, ErrNoDecryptionKey) {
+			t.Errorf("Decrypt = %v, want ErrNoDecryptionKey", err)
+		}
+		if _, err := plain.Decrypt(nil); !errors.Is(err, ErrNoDecryptionKey) {
+			t.Errorf("Decrypt(nil) = %v, want ErrNoDecryptionKey", err)
+		}
+	})
 }
 
 func TestLoadKeysFileErrors(t *testing.T) {

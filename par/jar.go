@@ -26,6 +26,13 @@ type requestObject struct {
 	params url.Values
 	jti    string
 	exp    time.Time
+	// alg is the verified signature's algorithm: asymmetric, or HS256,
+	// HS384, HS512 for a client that registered it (policies such as FAPI
+	// refuse HMAC).
+	alg jose.SignatureAlgorithm
+	// encrypted reports whether the request object came encrypted to the
+	// gateway (a nested JWT, RFC 9101 section 6.1).
+	encrypted bool
 }
 
 // claimRules are the checks a request object's claims must pass.
@@ -44,14 +51,30 @@ var jwtClaims = []string{"iss", "aud", "exp", "nbf", "iat", "jti"}
 
 // verifyRequestObject verifies the `request` parameter of a push (RFC 9126,
 // section 3; RFC 9101) and returns its claims as authorization parameters.
-// Every failure is invalid_request_object.
+// An encrypted request object is decrypted first and must hold a signed
+// one: signing stays required (RFC 9101, section 6.1). Every failure is
+// invalid_request_object.
 func (s *Service) verifyRequestObject(ctx context.Context, raw string, c *client.Client) (*requestObject, error) {
+	signed, encrypted := raw, isJWE(raw)
+	if encrypted {
+		plain, err := s.decryptRequestObject(raw, c)
+		if err != nil {
+			return nil, err
+		}
+		signed = plain
+	}
 	algs := requestObjectAlgorithms(s.algs, c.RequestObjectSigningAlg)
-	tok, err := parseRequestObject(raw, algs)
+	tok, err := parseRequestObject(signed, algs)
 	if err != nil {
 		return nil, err
 	}
-	payload, err := s.verifyWithClientKeys(ctx, tok, c)
+	alg := jose.SignatureAlgorithm(tok.Signatures[0].Header.Algorithm)
+	var payload []byte
+	if client.IsHMAC(string(alg)) {
+		payload, err = verifyHMAC(tok, c)
+	} else {
+		payload, err = s.verifyWithClientKeys(ctx, tok, c)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +82,7 @@ func (s *Service) verifyRequestObject(ctx context.Context, raw string, c *client
 	if err != nil {
 		return nil, err
 	}
-	return checkClaims(claims, claimRules{
+	ro, err := checkClaims(claims, claimRules{
 		issuer:    s.opts.Issuer,
 		clientID:  c.ID,
 		now:       s.Now(),
@@ -67,6 +90,121 @@ func (s *Service) verifyRequestObject(ctx context.Context, raw string, c *client
 		skew:      s.opts.ClockSkew,
 		maxParams: s.opts.MaxParams,
 	})
+	if err != nil {
+		return nil, err
+	}
+	ro.alg, ro.encrypted = alg, encrypted
+	return ro, nil
+}
+
+// isJWE reports whether raw has the five parts of a JWE in compact
+// serialisation (RFC 7516, section 3.1) rather than the three of a JWS.
+func isJWE(raw string) bool { return strings.Count(raw, ".") == 4 }
+
+// verifyHMAC verifies an HMAC request object (RFC 9101, section 4; RFC 7518,
+// section 3.2). The key is the client's client_secret and nothing else:
+// never a key of its key set, so that a public key known to anyone cannot
+// serve as the MAC key, and only for a client whose registered
+// request_object_signing_alg is this algorithm (the registry requires a
+// plain secret at least as long as the hash for it). go-jose compares the
+// MAC in constant time (symmetricMac.verifyPayload in go-jose v4's
+// symmetric.go: subtle.ConstantTimeCompare, as hmac.Equal does) and refuses
+// a key shorter than the hash output.
+func verifyHMAC(tok *jose.JSONWebSignature, c *client.Client) ([]byte, error) {
+	alg := tok.Signatures[0].Header.Algorithm
+	if !c.HMACRequestObjects() || alg != c.RequestObjectSigningAlg || c.Secret == "" {
+		return nil, oauth.ErrInvalidRequestObject.WithDescription("the client does not sign request objects with %s", alg)
+	}
+	payload, err := tok.Verify([]byte(c.Secret))
+	if err != nil {
+		return nil, oauth.ErrInvalidRequestObject.WithDescription("request object signature is invalid").WithCause(err)
+	}
+	return payload, nil
+}
+
+// encryptionAlgorithms returns the JWE alg and enc values an encrypted
+// request object of c may use: the algorithms of the gateway's decryption
+// keys and the supported content encryptions, each narrowed to the client's
+// request_object_encryption_alg and _enc (or its A128CBC-HS256 default)
+// when it registered them (OpenID Connect Dynamic Client Registration 1.0,
+// section 2).
+func encryptionAlgorithms(have []jose.KeyAlgorithm, c *client.Client) ([]jose.KeyAlgorithm, []jose.ContentEncryption) {
+	algs := have
+	if a := jose.KeyAlgorithm(c.RequestObjectEncryptionAlg); a != "" {
+		algs = nil
+		if slices.Contains(have, a) {
+			algs = []jose.KeyAlgorithm{a}
+		}
+	}
+	encs := client.RequestObjectEncryptionEncs
+	if e := jose.ContentEncryption(c.RequestObjectEnc()); e != "" {
+		encs = nil
+		if slices.Contains(client.RequestObjectEncryptionEncs, e) {
+			encs = []jose.ContentEncryption{e}
+		}
+	}
+	return algs, encs
+}
+
+// decryptRequestObject decrypts an encrypted request object: a JWE in
+// compact serialisation whose payload is the signed request object, a
+// nested JWT (RFC 9101, section 6.1; RFC 7519, section 5.2). Only the
+// gateway's decryption keys decrypt, with an alg and an enc both the
+// gateway and the client allow. It returns the payload, which must have
+// the form of a JWS; the caller verifies it.
+func (s *Service) decryptRequestObject(raw string, c *client.Client) (string, error) {
+	invalid := oauth.ErrInvalidRequestObject.WithDescription
+	var have []jose.KeyAlgorithm
+	if s.opts.Decrypter != nil {
+		have = s.opts.Decrypter.EncryptionAlgorithms()
+	}
+	if len(have) == 0 {
+		return "", invalid("encrypted request objects are not accepted: the gateway has no decryption key")
+	}
+	algs, encs := encryptionAlgorithms(have, c)
+	if len(algs) == 0 || len(encs) == 0 {
+		return "", invalid("no request object encryption algorithm is acceptable for the client")
+	}
+	jwe, err := jose.ParseEncryptedCompact(raw, algs, encs)
+	if err != nil {
+		return "", invalid("request object is not a JWE with an accepted alg and enc").WithCause(err)
+	}
+	// RFC 7519, section 5.2: a nested JWT's cty is "JWT". The payload is
+	// parsed as a signed JWT whatever it says, so an absent cty is allowed.
+	if cty, ok := jwe.Header.ExtraHeaders[jose.HeaderContentType]; ok && !contentTypeJWT(cty) {
+		return "", invalid("encrypted request object cty must be JWT (RFC 7519, section 5.2)")
+	}
+	plain, err := s.opts.Decrypter.Decrypt(jwe)
+	if err != nil {
+		return "", invalid("request object cannot be decrypted with the gateway's keys").WithCause(err)
+	}
+	if !compactJWS(plain) {
+		return "", invalid("an encrypted request object must contain a signed JWT (RFC 9101, section 6.1)")
+	}
+	return string(plain), nil
+}
+
+// compactJWS reports whether b has the form of a JWS in compact
+// serialisation: three base64url parts (RFC 7515, section 7.1).
+func compactJWS(b []byte) bool {
+	dots := 0
+	for _, c := range b {
+		switch {
+		case c == '.':
+			dots++
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return dots == 2
+}
+
+// contentTypeJWT reports whether a JWE cty names a JWT, with or without the
+// "application/" prefix and in any case (RFC 7515, section 4.1.10).
+func contentTypeJWT(cty any) bool {
+	s, ok := cty.(string)
+	return ok && strings.TrimPrefix(strings.ToLower(s), "application/") == "jwt"
 }
 
 // invalidator is implemented by a KeySource that caches jwks_uri
@@ -103,6 +241,11 @@ func requestObjectAlgorithms(allowed []jose.SignatureAlgorithm, clientAlg string
 	if clientAlg == "" {
 		return allowed
 	}
+	// RFC 9101, section 4 (the client_secret as MAC key): only for a client
+	// that registered this algorithm, never from the gateway-wide list.
+	if client.IsHMAC(clientAlg) {
+		return []jose.SignatureAlgorithm{jose.SignatureAlgorithm(clientAlg)}
+	}
 	if slices.Contains(allowed, jose.SignatureAlgorithm(clientAlg)) {
 		return []jose.SignatureAlgorithm{jose.SignatureAlgorithm(clientAlg)}
 	}
@@ -111,15 +254,16 @@ func requestObjectAlgorithms(allowed []jose.SignatureAlgorithm, clientAlg string
 
 // parseRequestObject parses a signed request object in compact
 // serialisation with an algorithm from algs, and checks its typ. Unsigned
-// (alg "none") and encrypted request objects are refused. It is what
-// jwt.ParseSigned does, keeping the JWS so that verification returns the
-// payload's bytes.
+// (alg "none") request objects are refused, and so is a JWE here: an
+// encrypted request object is decrypted before, once, and holds a signed
+// one. It is what jwt.ParseSigned does, keeping the JWS so that
+// verification returns the payload's bytes.
 func parseRequestObject(raw string, algs []jose.SignatureAlgorithm) (*jose.JSONWebSignature, error) {
 	if len(algs) == 0 {
 		return nil, oauth.ErrInvalidRequestObject.WithDescription("no request object signing algorithm is acceptable for the client")
 	}
-	if strings.Count(raw, ".") == 4 {
-		return nil, oauth.ErrInvalidRequestObject.WithDescription("encrypted request objects are not supported")
+	if isJWE(raw) {
+		return nil, oauth.ErrInvalidRequestObject.WithDescription("request object must be a signed JWT, not an encrypted one")
 	}
 	tok, err := jose.ParseSignedCompact(raw, algs)
 	if err != nil {
@@ -364,4 +508,32 @@ func audienceContains(aud any, want string) bool {
 		}
 	}
 	return false
+}
+
+// Metadata returns the request object members of the authorization server
+// metadata (RFC 8414, section 2; OpenID Connect Discovery 1.0, section 3),
+// for the proxy to merge into the discovery document:
+// request_object_encryption_alg_values_supported and
+// request_object_encryption_enc_values_supported when the gateway holds
+// decryption keys, nothing otherwise.
+func (s *Service) Metadata() map[string]any {
+	if s.opts.Decrypter == nil {
+		return nil
+	}
+	algs := s.opts.Decrypter.EncryptionAlgorithms()
+	if len(algs) == 0 {
+		return nil
+	}
+	names := make([]string, len(algs))
+	for i, a := range algs {
+		names[i] = string(a)
+	}
+	encs := make([]string, len(client.RequestObjectEncryptionEncs))
+	for i, e := range client.RequestObjectEncryptionEncs {
+		encs[i] = string(e)
+	}
+	return map[string]any{
+		"request_object_encryption_alg_values_supported": names,
+		"request_object_encryption_enc_values_supported": encs,
+	}
 }

@@ -98,6 +98,10 @@ type Options struct {
 	// JARM allows the JWT response modes; when false, query.jwt,
 	// fragment.jwt, form_post.jwt and jwt are refused.
 	JARM bool
+	// Decrypter holds the gateway's decryption keys for encrypted request
+	// objects (RFC 9101, section 6.1); *jarm.KeySet implements it. Nil, or
+	// without keys, encrypted request objects are refused.
+	Decrypter Decrypter
 	// ResponseTypes are the supported response types (upstream discovery
 	// response_types_supported). Empty means code, token, id_token and
 	// their combinations. Order of the values inside one response type does
@@ -120,6 +124,15 @@ type Authenticator interface {
 // KeySource returns a client's public keys (inline jwks or its jwks_uri).
 type KeySource interface {
 	KeySet(ctx context.Context, c *client.Client) (*jose.JSONWebKeySet, error)
+}
+
+// Decrypter decrypts request objects encrypted to the gateway.
+type Decrypter interface {
+	// EncryptionAlgorithms are the JWE alg values it holds keys for.
+	EncryptionAlgorithms() []jose.KeyAlgorithm
+	// Decrypt decrypts a JWE parsed with allow-lists of alg and enc values,
+	// with decryption keys only.
+	Decrypt(jwe *jose.JSONWebEncryption) ([]byte, error)
 }
 
 // Service is the PAR service: the push endpoint (ServeHTTP), Validate,
@@ -198,8 +211,10 @@ func (s *Service) lifetime(c *client.Client) time.Duration {
 }
 
 // allowedAlgorithms returns algs (or DefaultAlgorithms) without "none" and
-// without HMAC algorithms: request objects are verified with the client's
-// public keys only (RFC 9101, section 6.1).
+// without HMAC algorithms: the gateway-wide list is verified with the
+// client's public keys only. HMAC (RFC 9101, section 4, with the
+// client_secret) is for the clients that register it as their
+// request_object_signing_alg.
 func allowedAlgorithms(algs []jose.SignatureAlgorithm) []jose.SignatureAlgorithm {
 	if len(algs) == 0 {
 		algs = DefaultAlgorithms

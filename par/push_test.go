@@ -477,7 +477,7 @@ func TestPushJARRefuses(t *testing.T) {
 		}},
 		{name: "an algorithm outside the gateway's allow-list", reason: "accepted algorithm", env: []func(*envConfig){withOptions(func(o *Options) { o.Algorithms = []jose.SignatureAlgorithm{jose.PS256} })}},
 		{name: "an algorithm other than the client's request_object_signing_alg", reason: "accepted algorithm", client: "psonly"},
-		{name: "an encrypted request object", reason: "encrypted request objects are not supported", raw: func(*env, string) string { return "eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d" }},
+		{name: "an encrypted request object without gateway decryption keys", reason: "the gateway has no decryption key", raw: func(*env, string) string { return "eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d" }},
 		{name: "a request that is not a JWT", reason: "accepted algorithm", raw: func(*env, string) string { return "not-a-jwt" }},
 		{name: "a request object whose payload is not an object", reason: "must be a JSON object", raw: func(e *env, _ string) string {
 			return signRaw(t, e.key, []byte(`["iss"]`))

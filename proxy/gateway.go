@@ -84,6 +84,10 @@ type Options struct {
 	// Metadata adds JARM members to discovery
 	// (authorization_signing_alg_values_supported, …).
 	Metadata map[string]any
+	// PARMetadata adds the PAR endpoint's request object members to
+	// discovery when PAR is enabled
+	// (request_object_encryption_alg_values_supported, …).
+	PARMetadata map[string]any
 	// Keys are the gateway's public keys, published next to the upstream's.
 	Keys jose.JSONWebKeySet
 	// Limiter limits PAR pushes and authorization requests per client

@@ -29,6 +29,9 @@ func RewriteDiscovery(upstream map[string]any, o Options) map[string]any {
 	if par := o.Endpoints.URL(EndpointPAR); o.PAREnabled && par != "" {
 		doc["pushed_authorization_request_endpoint"] = par
 		doc["require_pushed_authorization_requests"] = o.RequirePAR
+		for k, v := range o.PARMetadata {
+			doc[k] = v
+		}
 	} else {
 		delete(doc, "pushed_authorization_request_endpoint")
 		delete(doc, "require_pushed_authorization_requests")

@@ -211,6 +211,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		ClockSkew:                  cfg.ClockSkew,
 		JARM:                       cfg.JARMEnabled,
 		ResponseTypes:              meta.ResponseTypes,
+		Decrypter:                  keys,
 	}, reg, auth, fetcher, st, m, log.Named("par"))
 
 	var encoder proxy.Encoder
@@ -247,6 +248,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		MaxParams:             cfg.MaxParams,
 		Pages:                 pages,
 		Metadata:              jarmMeta,
+		PARMetadata:           parSvc.Metadata(),
 		Keys:                  keys.Public(),
 		Limiter:               proxy.NewLimiter(cfg.RateLimit, cfg.RateLimitBurst, cfg.RateLimitIPv6Prefix, nil),
 	}, disc, parSvc, encoder, reg, flow.NewTracker(st, cfg.TransactionTTL, nil), transport, m, log.Named("proxy"))
