@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/parjarm/parjarm/client"
+	"github.com/parjarm/parjarm/codebind"
 	"github.com/parjarm/parjarm/flow"
 	"github.com/parjarm/parjarm/metrics"
 	"github.com/parjarm/parjarm/oauth"
@@ -85,6 +86,16 @@ type Options struct {
 	Metadata map[string]any
 	// Keys are the gateway's public keys, published next to the upstream's.
 	Keys jose.JSONWebKeySet
+	// EnforceRedirectURIs refuses a plain authorization request of a
+	// registered client whose redirect_uri is not exactly registered.
+	EnforceRedirectURIs bool
+	// TokenPath is the path of the upstream token endpoint through the
+	// gateway, intercepted when Codes is set.
+	TokenPath string
+	// Codes binds delivered codes to their flows at the token endpoint
+	// (PKCE and code binding for an upstream without them); nil leaves the
+	// token endpoint to the upstream.
+	Codes *codebind.Binder
 	// Limiter limits PAR pushes and authorization requests per client
 	// address; nil means no limit.
 	Limiter *Limiter
@@ -102,6 +113,9 @@ type Gateway struct {
 	limiter *Limiter
 	// authzCanon is canonicalPath(opts.AuthorizationPath).
 	authzCanon string
+	// tokenCanon is canonicalPath(opts.TokenPath), "" when the token
+	// endpoint is not intercepted.
+	tokenCanon string
 	m          *metrics.Metrics
 	log        *zap.Logger
 }
@@ -122,6 +136,9 @@ func Transport(dial, responseHeader time.Duration) *http.Transport {
 func New(opts Options, disc *Discovery, p PAR, jarm Encoder, reg Registry, tracker *flow.Tracker, transport http.RoundTripper, m *metrics.Metrics, log *zap.Logger) *Gateway {
 	g := &Gateway{opts: opts, disc: disc, par: p, jarm: jarm, reg: reg, tracker: tracker, m: m, log: log, limiter: opts.Limiter,
 		authzCanon: canonicalPath(opts.AuthorizationPath)}
+	if opts.Codes != nil && opts.TokenPath != "" {
+		g.tokenCanon = canonicalPath(opts.TokenPath)
+	}
 	g.rp = &httputil.ReverseProxy{
 		Rewrite:        g.rewrite,
 		Transport:      &timedTransport{next: transport, m: m},
@@ -160,6 +177,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// slash or dot, a format suffix) would bypass the gateway's checks:
 		// refused.
 		g.writePage(w, r, oauth.ErrInvalidRequest.WithDescription("use the authorization endpoint's exact path"))
+	case g.tokenCanon != "" && p == g.opts.TokenPath:
+		g.token(w, r)
+	case g.tokenCanon != "" && canonicalPath(p) == g.tokenCanon:
+		// As for the authorization endpoint: a variant the upstream may
+		// route to its token endpoint would bypass the code binding.
+		g.writeTokenError(w, r, oauth.ErrInvalidRequest.WithDescription("use the token endpoint's exact path"))
 	default:
 		g.rp.ServeHTTP(w, r)
 	}

@@ -1,0 +1,119 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/parjarm/parjarm/codebind"
+	"github.com/parjarm/parjarm/flow"
+	"github.com/parjarm/parjarm/oauth"
+)
+
+// token intercepts the upstream's token endpoint (DESIGN: the token
+// endpoint): an authorization code redemption is checked against the
+// record of the code the gateway delivered (client, redirect_uri, PKCE;
+// RFC 6749, section 4.1.3; RFC 7636, section 4.6) and forwarded unchanged
+// only if it passes; every other token request passes untouched. Client
+// authentication stays the upstream's.
+func (g *Gateway) token(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodPost:
+	case http.MethodOptions:
+		g.rp.ServeHTTP(w, r) // a CORS preflight carries no grant
+		return
+	default:
+		// RFC 6749, section 3.2: the client MUST use POST; an upstream that
+		// also reads a GET's query would redeem a code unchecked.
+		w.Header().Set("Allow", "POST, OPTIONS")
+		g.writeTokenError(w, r, oauth.ErrMethodNotAllowed)
+		return
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		// RFC 6749, section 4.1.3: the body is form-encoded; one the
+		// gateway cannot read could carry a code the upstream reads.
+		g.writeTokenError(w, r, oauth.ErrInvalidRequest.WithDescription("token requests are POSTed as application/x-www-form-urlencoded"))
+		return
+	}
+	body, err := readBody(r, g.opts.MaxFormBytes)
+	if err != nil {
+		g.writeTokenError(w, r, err)
+		return
+	}
+	tr, err := codebind.ParseTokenRequest(r.URL.RawQuery, body, r.Header.Get("Authorization"), g.opts.MaxParams)
+	if err != nil {
+		g.writeTokenError(w, r, err)
+		return
+	}
+	if tr.RedeemsCode() {
+		if err := g.opts.Codes.Redeem(r.Context(), tr); err != nil {
+			g.writeTokenError(w, r, storeError(err))
+			return
+		}
+	}
+	// Forwarded unchanged: the same bytes, now with a known length.
+	r.Body = io.NopCloser(strings.NewReader(body))
+	r.ContentLength = int64(len(body))
+	r.TransferEncoding = nil
+	r.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	g.rp.ServeHTTP(w, r)
+}
+
+// readBody reads r's body, at most limit bytes: a larger one is
+// oauth.ErrRequestTooLarge (413).
+func readBody(r *http.Request, limit int64) (string, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return "", oauth.ErrRequestTooLarge
+		}
+		return "", oauth.ErrInvalidRequest.WithDescription("cannot read the request body").WithCause(err)
+	}
+	return string(b), nil
+}
+
+// writeTokenError answers err in token-endpoint format (RFC 6749, section
+// 5.2; JSON, Cache-Control: no-store), counts and logs it.
+func (g *Gateway) writeTokenError(w http.ResponseWriter, r *http.Request, err error) {
+	oe := oauth.From(err)
+	g.m.Errors.WithLabelValues(oe.Code).Inc()
+	level := zap.InfoLevel
+	if oe.Status >= 500 {
+		level = zap.WarnLevel
+	}
+	if ce := g.log.Check(level, "token request refused"); ce != nil {
+		ce.Write(zap.String("path", r.URL.Path), zap.String("error", oe.Code), zap.Int("status", oe.Status), zap.String("reason", oe.Error()))
+	}
+	oauth.WriteJSON(w, oe)
+}
+
+// recordCode records the code of a tracked flow's authorization response
+// before it is delivered (DESIGN: the token endpoint is fed by flow), so
+// that its redemption can be checked. A code that cannot be recorded is not
+// delivered.
+func (g *Gateway) recordCode(ctx context.Context, tx *flow.Transaction, params url.Values) error {
+	code := params.Get("code")
+	if g.opts.Codes == nil || code == "" {
+		return nil
+	}
+	err := g.opts.Codes.Record(ctx, code, codebind.Record{
+		ClientID:            tx.ClientID,
+		RedirectURI:         tx.RedirectURI,
+		CodeChallenge:       tx.CodeChallenge,
+		CodeChallengeMethod: tx.CodeChallengeMethod,
+	})
+	if err != nil {
+		g.m.InterceptFailures.WithLabelValues("store").Inc()
+		return storeError(err)
+	}
+	return nil
+}
