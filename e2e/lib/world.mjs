@@ -19,6 +19,7 @@ import { startUpstream } from '../upstream.mjs';
  *   signingKeys  write a signing key file (default true; false = the
  *                gateway's ephemeral development key)
  *   gatewayEnv   extra PARJARM_* variables
+ *   upstreamPKCE false = the upstream lacks PKCE (upstream.mjs withoutPKCE)
  *   log          (line) => void for upstream and gateway logs
  *   ports        optional fixed ports { gateway, admin, upstream, callback }
  *                (one replica only); any port left out is a free one
@@ -27,7 +28,7 @@ import { startUpstream } from '../upstream.mjs';
  * config, dir, logs(), close() }. The issuer is the first replica's URL (the
  * public URL every replica and the upstream announce).
  */
-export async function startWorld({ gateways = 1, redis = false, signingKeys: withKeys = true, gatewayEnv = {}, log, ports: fixed = {} } = {}) {
+export async function startWorld({ gateways = 1, redis = false, signingKeys: withKeys = true, gatewayEnv = {}, upstreamPKCE = true, log, ports: fixed = {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'parjarm-e2e-'));
   const started = [];
   const close = async () => {
@@ -53,6 +54,7 @@ export async function startWorld({ gateways = 1, redis = false, signingKeys: wit
       issuer,
       clients: config.upstream,
       jwks: upstreamKeys(),
+      pkce: upstreamPKCE,
       log: (l) => {
         upstreamLog.push(l);
         log?.(`[upstream] ${l}`);
