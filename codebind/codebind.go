@@ -30,6 +30,18 @@ type Record struct {
 	CodeChallengeMethod string `json:"code_challenge_method,omitempty"`
 }
 
+// errReplay is Redeem's answer to a code presented again.
+var errReplay = oauth.ErrInvalidGrant.WithDescription("the authorization code was already used")
+
+// Replayed reports whether err is Redeem's answer to a code that was
+// already presented (RFC 6749, section 4.1.2: the authorization server
+// SHOULD then revoke the tokens issued for it, which only the upstream
+// can do).
+func Replayed(err error) bool {
+	var oe *oauth.Error
+	return errors.As(err, &oe) && oe == errReplay
+}
+
 // Binder records delivered codes and checks the token requests that
 // present them.
 type Binder struct {
@@ -95,7 +107,7 @@ func (b *Binder) Redeem(ctx context.Context, tr *TokenRequest) error {
 	switch {
 	case err == nil:
 		// RFC 6749, section 4.1.2: a code used more than once is refused.
-		return oauth.ErrInvalidGrant.WithDescription("the authorization code was already used")
+		return errReplay
 	case !errors.Is(err, store.ErrNotFound):
 		return err
 	case b.requirePKCE(tr.ClientID):

@@ -34,7 +34,11 @@ func TestRedeem(t *testing.T) {
 		if err := b.Redeem(ctx, redemption("code-1")); err != nil {
 			t.Fatalf("first redemption: %v", err)
 		}
-		wantInvalidGrant(t, b.Redeem(ctx, redemption("code-1")))
+		err := b.Redeem(ctx, redemption("code-1"))
+		wantInvalidGrant(t, err)
+		if !Replayed(err) {
+			t.Fatalf("Replayed(%v) = false", err)
+		}
 	})
 	t.Run("a failed check spends the code: the right verifier afterwards is refused", func(t *testing.T) {
 		b := newBinder(t, nil)
@@ -43,7 +47,11 @@ func TestRedeem(t *testing.T) {
 		}
 		bad := redemption("code-2")
 		bad.CodeVerifier = "x"
-		wantInvalidGrant(t, b.Redeem(ctx, bad))
+		err := b.Redeem(ctx, bad)
+		wantInvalidGrant(t, err)
+		if Replayed(err) {
+			t.Fatal("a failed check is not a replay")
+		}
 		wantInvalidGrant(t, b.Redeem(ctx, redemption("code-2")))
 	})
 	t.Run("a code the gateway never delivered passes", func(t *testing.T) {

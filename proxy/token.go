@@ -55,17 +55,38 @@ func (g *Gateway) token(w http.ResponseWriter, r *http.Request) {
 	}
 	if tr.RedeemsCode() {
 		if err := g.opts.Codes.Redeem(r.Context(), tr); err != nil {
+			if codebind.Replayed(err) {
+				// RFC 6749, section 4.1.2: on a replayed code the server
+				// SHOULD revoke the tokens issued for it, which only the
+				// upstream can do. It sees the replay, and its answer, even
+				// tokens from an upstream that does not refuse replays, is
+				// discarded: the client gets the gateway's invalid_grant.
+				g.rp.ServeHTTP(discard{}, withBody(r, body))
+			}
 			g.writeTokenError(w, r, storeError(err))
 			return
 		}
 	}
-	// Forwarded unchanged: the same bytes, now with a known length.
-	r.Body = io.NopCloser(strings.NewReader(body))
-	r.ContentLength = int64(len(body))
-	r.TransferEncoding = nil
-	r.Header.Set("Content-Length", strconv.Itoa(len(body)))
-	g.rp.ServeHTTP(w, r)
+	g.rp.ServeHTTP(w, withBody(r, body))
 }
+
+// withBody returns r carrying body, the bytes read from it, unchanged and
+// with a known length.
+func withBody(r *http.Request, body string) *http.Request {
+	out := r.Clone(r.Context())
+	out.Body = io.NopCloser(strings.NewReader(body))
+	out.ContentLength = int64(len(body))
+	out.TransferEncoding = nil
+	out.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	return out
+}
+
+// discard is a ResponseWriter that drops the response.
+type discard struct{}
+
+func (discard) Header() http.Header         { return http.Header{} }
+func (discard) Write(b []byte) (int, error) { return len(b), nil }
+func (discard) WriteHeader(int)             {}
 
 // readBody reads r's body, at most limit bytes: a larger one is
 // oauth.ErrRequestTooLarge (413).

@@ -201,15 +201,21 @@ func TestTokenEndpointBindsCodes(t *testing.T) {
 			code := h.pushedCode("conf")
 			before := h.up.tokenCount()
 			wantTokenError(t, h, h.redeem("/token", tc.client, tc.body(code)), before, http.StatusBadRequest, "invalid_grant")
-			// The record is spent: the right request afterwards fails too.
-			wantTokenError(t, h, h.redeem("/token", "conf", redemption(code)), before, http.StatusBadRequest, "invalid_grant")
+			// The record is spent: the right request afterwards fails too
+			// (as a replay, which the upstream sees, its answer discarded).
+			wantTokenError(t, h, h.redeem("/token", "conf", redemption(code)), before+1, http.StatusBadRequest, "invalid_grant")
 		})
 	}
-	t.Run("a second redemption is refused with 400 invalid_grant", func(t *testing.T) {
+	t.Run("a second redemption is refused with 400 invalid_grant; the upstream sees it, its tokens discarded", func(t *testing.T) {
 		body := redemption(h.pushedCode("conf"))
 		wantRedeemed(t, h, h.redeem("/token", "conf", body), body.Encode())
 		before := h.up.tokenCount()
-		wantTokenError(t, h, h.redeem("/token", "conf", body), before, http.StatusBadRequest, "invalid_grant")
+		// The test upstream answers every request with tokens, as a server
+		// that does not refuse replays would: they never reach the client.
+		wantTokenError(t, h, h.redeem("/token", "conf", body), before+1, http.StatusBadRequest, "invalid_grant")
+		if got := h.up.lastToken().body; got != body.Encode() {
+			t.Fatalf("the upstream saw %q, want the replay unchanged (RFC 6749, section 4.1.2: it may revoke)", got)
+		}
 	})
 	t.Run("a code from a flow the gateway did not track passes", func(t *testing.T) {
 		body := redemption("upstream-only-code")

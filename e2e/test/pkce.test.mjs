@@ -38,6 +38,13 @@ function assertGatewayRefused(r, description) {
   assert.equal(r.headers.get('cache-control'), 'no-store');
 }
 
+/** userinfoStatus is the status of the upstream's userinfo endpoint (through the gateway) for accessToken. */
+async function userinfoStatus(as, c, accessToken) {
+  const res = await oauth.userInfoRequest(as, rpClient(c), accessToken, OPTS);
+  await res.arrayBuffer();
+  return res.status;
+}
+
 function worldFor(env) {
   const state = {};
   before(async () => {
@@ -117,6 +124,16 @@ describe('an upstream without PKCE, PARJARM_TOKEN_ENDPOINT_PKCE=enforce', () => 
     assertGatewayRefused(await tokenRequest(s.as, c, params, { verifier: req.codeVerifier }), /already used/);
   }));
 
+  test('a replay is refused by the gateway and still reaches the upstream, which revokes the first redemption\'s tokens (RFC 6749, section 4.1.2)', s.withLogs(async () => {
+    const c = C(CLIENTS.basic);
+    const { params, req } = await jarmCode(s.as, c);
+    const first = await tokenRequest(s.as, c, params, { verifier: req.codeVerifier });
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    assert.equal(await userinfoStatus(s.as, c, first.body.access_token), 200);
+    assertGatewayRefused(await tokenRequest(s.as, c, params, { verifier: req.codeVerifier }), /already used/);
+    assert.equal(await userinfoStatus(s.as, c, first.body.access_token), 401, 'the upstream revoked the grant');
+  }));
+
   test('a refresh token grant passes through untouched', s.withLogs(async () => {
     const c = C(CLIENTS.basic);
     const flow = await parFlow(s.as, c, { response_mode: 'jwt', scope: 'openid offline_access', prompt: 'consent' });
@@ -167,5 +184,18 @@ describe('an upstream without PKCE, PARJARM_TOKEN_ENDPOINT_PKCE=off', () => {
     const r = await tokenRequest(s.as, c, params, { verifier: WRONG_VERIFIER });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.ok(r.body.access_token);
+  }));
+
+  test('the upstream refuses a replayed code itself and revokes the grant (RFC 6749, section 4.1.2)', s.withLogs(async () => {
+    const c = s.world.clients[CLIENTS.basic];
+    const { params } = await jarmCode(s.as, c);
+    const first = await tokenRequest(s.as, c, params);
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    assert.equal(await userinfoStatus(s.as, c, first.body.access_token), 200);
+    const again = await tokenRequest(s.as, c, params);
+    assert.equal(again.status, 400);
+    assert.equal(again.body.error, 'invalid_grant');
+    assert.equal(again.body.error_description, 'grant request is invalid', 'oidc-provider\'s own answer');
+    assert.equal(await userinfoStatus(s.as, c, first.body.access_token), 401, 'the first redemption\'s access token is revoked');
   }));
 });
