@@ -289,16 +289,22 @@ func (g *Gateway) errorHandler(w http.ResponseWriter, r *http.Request, err error
 
 // writePage answers err as an error page, counts and logs it.
 func (g *Gateway) writePage(w http.ResponseWriter, r *http.Request, err error) {
+	oauth.WritePage(w, g.refused(r, err, "authorization request refused"))
+}
+
+// refused counts and logs a refusal of r with msg, and returns err as the
+// OAuth error to answer.
+func (g *Gateway) refused(r *http.Request, err error, msg string) *oauth.Error {
 	oe := oauth.From(err)
 	g.m.Errors.WithLabelValues(oe.Code).Inc()
 	level := zap.InfoLevel
 	if oe.Status >= 500 {
 		level = zap.WarnLevel
 	}
-	if ce := g.log.Check(level, "authorization request refused"); ce != nil {
+	if ce := g.log.Check(level, msg); ce != nil {
 		ce.Write(zap.String("path", r.URL.Path), zap.String("error", oe.Code), zap.Int("status", oe.Status), zap.String("reason", oe.Error()))
 	}
-	oauth.WritePage(w, oe)
+	return oe
 }
 
 // bufferPool reuses the reverse proxy's copy buffers instead of allocating

@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"go.uber.org/zap"
-
 	"github.com/parjarm/parjarm/codebind"
 	"github.com/parjarm/parjarm/flow"
 	"github.com/parjarm/parjarm/oauth"
@@ -105,16 +103,7 @@ func readBody(r *http.Request, limit int64) (string, error) {
 // writeTokenError answers err in token-endpoint format (RFC 6749, section
 // 5.2; JSON, Cache-Control: no-store), counts and logs it.
 func (g *Gateway) writeTokenError(w http.ResponseWriter, r *http.Request, err error) {
-	oe := oauth.From(err)
-	g.m.Errors.WithLabelValues(oe.Code).Inc()
-	level := zap.InfoLevel
-	if oe.Status >= 500 {
-		level = zap.WarnLevel
-	}
-	if ce := g.log.Check(level, "token request refused"); ce != nil {
-		ce.Write(zap.String("path", r.URL.Path), zap.String("error", oe.Code), zap.Int("status", oe.Status), zap.String("reason", oe.Error()))
-	}
-	oauth.WriteJSON(w, oe)
+	oauth.WriteJSON(w, g.refused(r, err, "token request refused"))
 }
 
 // recordCode records the code of a tracked flow's authorization response
