@@ -49,6 +49,11 @@ func (l *legacy) lastToken() rawRequest {
 // of an upstream that issues a fresh code per flow.
 func codeHarness(t *testing.T, st store.Store, clients []*client.Client) *harness {
 	t.Helper()
+	return codeHarnessWith(t, st, clients, false)
+}
+
+func codeHarnessWith(t *testing.T, st store.Store, clients []*client.Client, jarm bool) *harness {
+	t.Helper()
 	if st == nil {
 		mem := store.NewMemory(store.MemoryOptions{})
 		t.Cleanup(func() { mem.Close() })
@@ -61,7 +66,7 @@ func codeHarness(t *testing.T, st store.Store, clients []*client.Client) *harnes
 	for _, c := range clients {
 		requirePKCE[c.ID] = c.RequirePKCE
 	}
-	h := newHarness(t, harnessOptions{store: st, clients: clients, mutate: func(o *Options) {
+	h := newHarness(t, harnessOptions{store: st, clients: clients, jarm: jarm, mutate: func(o *Options) {
 		o.TokenPath = "/token"
 		o.Codes = codebind.New(st, 10*time.Minute, func(id string) bool { return requirePKCE[id] })
 	}})
@@ -310,4 +315,29 @@ func TestTokenEndpointStoreOutage(t *testing.T) {
 		body := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"rt"}}
 		wantRedeemed(t, h, h.redeem("/token", "conf", body), body.Encode())
 	})
+}
+
+// TestTokenEndpointBindsCodesOfJARMFlows: a plain (not pushed) request with
+// a JWT response mode is tracked too, so its code is recorded with the
+// code_challenge of the request itself.
+func TestTokenEndpointBindsCodesOfJARMFlows(t *testing.T) {
+	h := codeHarnessWith(t, nil, nil, true)
+	q := pkce(plainQuery("conf"))
+	q.Set("response_mode", "query.jwt")
+	resp := h.authorize(q)
+	resp.Body.Close()
+	loc, _ := resp.Location()
+	if resp.StatusCode != http.StatusFound || loc.Query().Get("response") == "" {
+		t.Fatalf("no JARM response: %d %v", resp.StatusCode, loc)
+	}
+	code := fmt.Sprintf("code-%d", h.up.count()) // the upstream's n-th code
+	before := h.up.tokenCount()
+	wantTokenError(t, h, h.redeem("/token", "conf", with(redemption(code), "code_verifier", strings.Repeat("x", 43))), before, http.StatusBadRequest, "invalid_grant")
+	body := redemption(code)
+	wantTokenError(t, h, h.redeem("/token", "conf", body), before+1, http.StatusBadRequest, "invalid_grant")
+
+	resp = h.authorize(q)
+	resp.Body.Close()
+	body = redemption(fmt.Sprintf("code-%d", h.up.count()))
+	wantRedeemed(t, h, h.redeem("/token", "conf", body), body.Encode())
 }
