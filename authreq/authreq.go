@@ -57,6 +57,11 @@ func fold(name string) string {
 	}, strings.ToLower(name))
 }
 
+// Fold returns name as the most lenient upstream reads it (case, leading
+// spaces, PHP's `.`/space/`[` mangling): two names with one Fold are one
+// parameter to some upstream.
+func Fold(name string) string { return fold(name) }
+
 // IsOAuthParam reports whether an upstream could read name as one of the
 // authorization request parameters.
 func IsOAuthParam(name string) bool {

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,6 +44,32 @@ const (
 	// Profile asks clients to send.
 	AudienceIssuer AssertionAudience = "issuer"
 )
+
+// TokenEndpointPKCE is the policy for PKCE and code binding at the
+// upstream's token endpoint.
+type TokenEndpointPKCE string
+
+// Token endpoint policies.
+const (
+	// PKCEAuto enforces when the upstream does not advertise S256.
+	PKCEAuto TokenEndpointPKCE = "auto"
+	// PKCEEnforce always enforces.
+	PKCEEnforce TokenEndpointPKCE = "enforce"
+	// PKCEOff leaves the token endpoint to the upstream.
+	PKCEOff TokenEndpointPKCE = "off"
+)
+
+// Enforced reports whether the gateway checks the token endpoint for an
+// upstream whose discovery lists methods in code_challenge_methods_supported.
+func (p TokenEndpointPKCE) Enforced(methods []string) bool {
+	switch p {
+	case PKCEEnforce:
+		return true
+	case PKCEAuto:
+		return !slices.Contains(methods, "S256")
+	}
+	return false
+}
 
 // Config is the whole gateway configuration. Every field is read from the
 // environment variable PARJARM_ + its `env` tag, with the `envDefault` tag
@@ -210,6 +237,22 @@ type Config struct {
 	// authorization request and the upstream's response. Between 1m and
 	// 24h. Default 30m.
 	TransactionTTL time.Duration `env:"TRANSACTION_TTL" envDefault:"30m"`
+
+	// TokenEndpointPKCE is whether the gateway checks PKCE and the code's
+	// binding at the upstream's token endpoint: "enforce", "off", or "auto"
+	// (enforce when the upstream's discovery does not list S256 in
+	// code_challenge_methods_supported). Default "auto".
+	TokenEndpointPKCE TokenEndpointPKCE `env:"TOKEN_ENDPOINT_PKCE" envDefault:"auto"`
+
+	// CodeLifetime is how long the gateway remembers a code it delivered:
+	// at least the upstream's code lifetime. Between 10s and 1h (RFC 6749
+	// section 4.1.2 recommends at most 10 minutes). Default 10m.
+	CodeLifetime time.Duration `env:"CODE_LIFETIME" envDefault:"10m"`
+
+	// EnforceRedirectURIs refuses a plain (not pushed) authorization
+	// request of a registered client whose redirect_uri is not exactly
+	// registered, with an error page. Default true.
+	EnforceRedirectURIs bool `env:"ENFORCE_REDIRECT_URIS" envDefault:"true"`
 
 	// AuthorizationPath is the path of the upstream authorization endpoint
 	// the gateway intercepts; starts with "/". Default empty: the path of

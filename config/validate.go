@@ -58,6 +58,10 @@ var durationBounds = map[string]bounds{
 	},
 	Prefix + "TRANSACTION_TTL":     {lo: int64(time.Minute), hi: int64(24 * time.Hour)},
 	Prefix + "DISCOVERY_CACHE_TTL": {lo: int64(time.Second)},
+	Prefix + "CODE_LIFETIME": {
+		lo: int64(10 * time.Second), hi: int64(time.Hour),
+		note: "it must cover the upstream's code lifetime; RFC 6749 section 4.1.2 recommends at most 10 minutes",
+	},
 }
 
 // intBounds are the ranges of the integer variables; every integer must be
@@ -173,6 +177,11 @@ func (c *Config) Validate() error {
 
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
 		p.add("LOG_LEVEL", "%q is not a level; use debug, info, warn or error", c.LogLevel)
+	}
+	switch c.TokenEndpointPKCE {
+	case PKCEAuto, PKCEEnforce, PKCEOff:
+	default:
+		p.add("TOKEN_ENDPOINT_PKCE", "%q is not a policy; use auto (enforce when the upstream does not advertise S256), enforce or off", c.TokenEndpointPKCE)
 	}
 	if c.LogFormat != "json" && c.LogFormat != "console" {
 		p.add("LOG_FORMAT", "%q is not a format; use json or console", c.LogFormat)

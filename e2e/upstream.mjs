@@ -87,10 +87,45 @@ async function postLogoutSuccessSource(ctx) {
   ctx.body = page('Legacy upstream: signed out', `<p id="signed-out">You are signed out${ctx.oidc.client ? ` of <code>${esc(ctx.oidc.client.clientId)}</code>` : ''}.</p>`);
 }
 
+// pkceParams are the parameters a server without PKCE (RFC 7636) does not
+// know.
+const pkceParams = ['code_challenge', 'code_challenge_method', 'code_verifier'];
+
 /**
- * buildProvider creates the oidc-provider instance with PAR and JARM off.
+ * withoutPKCE makes the provider a server that lacks PKCE. oidc-provider 9
+ * always implements it (it advertises S256, stores a code_challenge and
+ * checks the code_verifier; `pkce.required` only decides whether it is
+ * mandatory), so the PKCE parameters are removed from every request before
+ * the provider reads them (query and form body), and
+ * code_challenge_methods_supported from its discovery document: the
+ * provider then issues codes bound to nothing and redeems them without a
+ * verifier, as such a server does.
  */
-export function buildProvider({ issuer, clients, jwks = upstreamKeys(), features = {}, mountPath = '' }) {
+function withoutPKCE(provider) {
+  provider.use(async (ctx, next) => {
+    const q = new URLSearchParams(ctx.querystring);
+    if (pkceParams.some((p) => q.has(p))) {
+      for (const p of pkceParams) q.delete(p);
+      ctx.querystring = q.toString();
+    }
+    if (ctx.method === 'POST' && ctx.is('application/x-www-form-urlencoded')) {
+      const form = await readForm(ctx.req);
+      for (const p of pkceParams) form.delete(p);
+      // oidc-provider reads an already consumed body from req.body.
+      ctx.req.body = form.toString();
+    }
+    await next();
+    if (ctx.path.endsWith('/.well-known/openid-configuration') && ctx.body && typeof ctx.body === 'object') {
+      delete ctx.body.code_challenge_methods_supported;
+    }
+  });
+}
+
+/**
+ * buildProvider creates the oidc-provider instance with PAR and JARM off;
+ * with pkce false, also without PKCE (withoutPKCE).
+ */
+export function buildProvider({ issuer, clients, jwks = upstreamKeys(), features = {}, mountPath = '', pkce = true }) {
   const provider = new Provider(issuer, {
     clients,
     jwks,
@@ -145,6 +180,8 @@ export function buildProvider({ issuer, clients, jwks = upstreamKeys(), features
       ctx.type = 'html';
       ctx.body = page('Legacy upstream: error', `<p id="error-code">${esc(out.error)}</p><p id="error-description">${esc(out.error_description ?? '')}</p>`);
     },
+    // Without PKCE nothing is required of a public client either.
+    ...(pkce ? {} : { pkce: { required: () => false } }),
     ttl: {
       AccessToken: 600,
       AuthorizationCode: 60,
@@ -156,6 +193,7 @@ export function buildProvider({ issuer, clients, jwks = upstreamKeys(), features
     },
   });
   provider.proxy = true;
+  if (!pkce) withoutPKCE(provider);
   return provider;
 }
 
@@ -236,7 +274,8 @@ function interactionHandler(provider, log, base = '') {
 
 /**
  * startUpstream starts the legacy upstream on host:port (default
- * 127.0.0.1, port 0 = any free port) and resolves to
+ * 127.0.0.1, port 0 = any free port), without PKCE when pkce is false, and
+ * resolves to
  * { url, port, issuer, provider, close }.
  *
  * mountPath (default '': everything at the root) serves the provider and its
@@ -248,12 +287,12 @@ function interactionHandler(provider, log, base = '') {
  * ("Mounting oidc-provider"): req.url loses the prefix, req.originalUrl
  * keeps it, and the provider builds its URLs with the prefix back.
  */
-export async function startUpstream({ host = '127.0.0.1', port = 0, issuer, clients, jwks, log, features, mountPath = '' } = {}) {
+export async function startUpstream({ host = '127.0.0.1', port = 0, issuer, clients, jwks, log, features, mountPath = '', pkce } = {}) {
   if (!issuer) throw new TypeError('startUpstream: issuer (the gateway public URL) is required');
   if (mountPath && (!/^(\/[\w.-]+)+$/.test(mountPath) || !new URL(issuer).pathname.endsWith(mountPath))) {
     throw new TypeError(`startUpstream: mountPath ${mountPath} must be a path like /realms/bank that ends the issuer's path (${issuer})`);
   }
-  const provider = buildProvider({ issuer, clients, jwks, features, mountPath });
+  const provider = buildProvider({ issuer, clients, jwks, features, mountPath, pkce });
   const interactions = interactionHandler(provider, log, mountPath);
   const callback = provider.callback();
   if (log) {

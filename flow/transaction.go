@@ -41,6 +41,10 @@ type Transaction struct {
 	State string `json:"state,omitempty"`
 	// HasState tells an empty state from no state at all.
 	HasState bool `json:"has_state,omitempty"`
+	// CodeChallenge and CodeChallengeMethod are the flow's PKCE parameters
+	// (RFC 7636, section 4.3), recorded with the code it delivers.
+	CodeChallenge       string `json:"code_challenge,omitempty"`
+	CodeChallengeMethod string `json:"code_challenge_method,omitempty"`
 	// RequestURIKey is the store key of the flow's pushed request, consumed
 	// when the flow completes (RFC 9126, section 4); empty without PAR.
 	RequestURIKey string `json:"request_uri_key,omitempty"`

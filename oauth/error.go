@@ -35,6 +35,7 @@ var (
 	ErrUnauthorizedClient      = &Error{Code: "unauthorized_client", Status: http.StatusBadRequest}
 	ErrUnsupportedResponseType = &Error{Code: "unsupported_response_type", Status: http.StatusBadRequest}
 	ErrInvalidScope            = &Error{Code: "invalid_scope", Status: http.StatusBadRequest}
+	ErrInvalidGrant            = &Error{Code: "invalid_grant", Status: http.StatusBadRequest}
 	ErrAccessDenied            = &Error{Code: "access_denied", Status: http.StatusForbidden}
 	ErrInvalidRequestURI       = &Error{Code: "invalid_request_uri", Status: http.StatusBadRequest}
 	ErrInvalidRequestObject    = &Error{Code: "invalid_request_object", Status: http.StatusBadRequest}

@@ -64,6 +64,13 @@ func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if registered && g.opts.EnforceRedirectURIs && params.Has("redirect_uri") && !c.HasRedirectURI(params.Get("redirect_uri")) {
+		// RFC 6749, section 3.1.2.3 and 4.1.2.1: a redirect_uri that is not
+		// exactly registered is never redirected to, and never reaches an
+		// upstream that may match it loosely (ORY Hydra: port, userinfo).
+		g.writePage(w, r, oauth.ErrInvalidRequest.WithDescription("redirect_uri is not registered for this client (exact match)"))
+		return
+	}
 	if g.opts.JARMEnabled && flow.IsJWTMode(params.Get("response_mode")) {
 		if requestURI != "" || params.Has("request") {
 			// The gateway must read the parameters it signs a response for.
@@ -162,15 +169,11 @@ func (g *Gateway) authorizationParams(r *http.Request) (url.Values, error) {
 		if err != nil || mt != "application/x-www-form-urlencoded" {
 			return nil, oauth.ErrInvalidRequest.WithDescription("authorization requests are POSTed as application/x-www-form-urlencoded")
 		}
-		b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, g.opts.MaxFormBytes))
+		b, err := readBody(r, g.opts.MaxFormBytes)
 		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return nil, oauth.ErrRequestTooLarge
-			}
-			return nil, oauth.ErrInvalidRequest.WithDescription("cannot read the request body").WithCause(err)
+			return nil, err
 		}
-		body = string(b)
+		body = b
 	}
 	return authreq.Parse(r.URL.RawQuery, body, g.opts.MaxParams)
 }
@@ -220,6 +223,9 @@ func (g *Gateway) track(w http.ResponseWriter, r *http.Request, c *client.Client
 		State:         params.Get("state"),
 		HasState:      params.Has("state"),
 		RequestURIKey: requestURIKey,
+
+		CodeChallenge:       params.Get("code_challenge"),
+		CodeChallengeMethod: params.Get("code_challenge_method"),
 	}
 	up := make(url.Values, len(params))
 	for k, vs := range params {

@@ -31,6 +31,10 @@ type Metadata struct {
 	JWKSURI string
 	// ResponseTypes is the upstream's `response_types_supported`.
 	ResponseTypes []string
+	// CodeChallengeMethods is the upstream's
+	// `code_challenge_methods_supported` (RFC 8414, section 2): none means
+	// it does not support PKCE.
+	CodeChallengeMethods []string
 }
 
 // Discovery fetches the upstream's discovery document and key set through
@@ -208,13 +212,18 @@ func parseMetadata(doc map[string]any) (*Metadata, error) {
 	m.AuthorizationEndpoint = str("authorization_endpoint")
 	m.TokenEndpoint = str("token_endpoint")
 	m.JWKSURI = str("jwks_uri")
-	if rt, ok := doc["response_types_supported"].([]any); ok {
-		for _, v := range rt {
+	strs := func(name string) []string {
+		var out []string
+		list, _ := doc[name].([]any)
+		for _, v := range list {
 			if s, ok := v.(string); ok {
-				m.ResponseTypes = append(m.ResponseTypes, s)
+				out = append(out, s)
 			}
 		}
+		return out
 	}
+	m.ResponseTypes = strs("response_types_supported")
+	m.CodeChallengeMethods = strs("code_challenge_methods_supported")
 	var errs []error
 	if m.Issuer == "" {
 		errs = append(errs, errors.New("upstream discovery has no issuer"))

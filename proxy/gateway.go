@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/parjarm/parjarm/client"
+	"github.com/parjarm/parjarm/codebind"
 	"github.com/parjarm/parjarm/errpage"
 	"github.com/parjarm/parjarm/flow"
 	"github.com/parjarm/parjarm/metrics"
@@ -90,6 +91,16 @@ type Options struct {
 	PARMetadata map[string]any
 	// Keys are the gateway's public keys, published next to the upstream's.
 	Keys jose.JSONWebKeySet
+	// EnforceRedirectURIs refuses a plain authorization request of a
+	// registered client whose redirect_uri is not exactly registered.
+	EnforceRedirectURIs bool
+	// TokenPath is the path of the upstream token endpoint through the
+	// gateway, intercepted when Codes is set.
+	TokenPath string
+	// Codes binds delivered codes to their flows at the token endpoint
+	// (PKCE and code binding for an upstream without them); nil leaves the
+	// token endpoint to the upstream.
+	Codes *codebind.Binder
 	// Limiter limits PAR pushes and authorization requests per client
 	// address; nil means no limit.
 	Limiter *Limiter
@@ -110,6 +121,9 @@ type Gateway struct {
 	limiter *Limiter
 	// authzCanon is canonicalPath(opts.AuthorizationPath).
 	authzCanon string
+	// tokenCanon is canonicalPath(opts.TokenPath), "" when the token
+	// endpoint is not intercepted.
+	tokenCanon string
 	m          *metrics.Metrics
 	log        *zap.Logger
 }
@@ -130,6 +144,9 @@ func Transport(dial, responseHeader time.Duration) *http.Transport {
 func New(opts Options, disc *Discovery, p PAR, jarm Encoder, reg Registry, tracker *flow.Tracker, transport http.RoundTripper, m *metrics.Metrics, log *zap.Logger) *Gateway {
 	g := &Gateway{opts: opts, disc: disc, par: p, jarm: jarm, reg: reg, tracker: tracker, m: m, log: log, limiter: opts.Limiter,
 		authzCanon: canonicalPath(opts.AuthorizationPath)}
+	if opts.Codes != nil && opts.TokenPath != "" {
+		g.tokenCanon = canonicalPath(opts.TokenPath)
+	}
 	g.rp = &httputil.ReverseProxy{
 		Rewrite:        g.rewrite,
 		Transport:      &timedTransport{next: transport, m: m},
@@ -168,6 +185,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// slash or dot, a format suffix) would bypass the gateway's checks:
 		// refused.
 		g.writePage(w, r, oauth.ErrInvalidRequest.WithDescription("use the authorization endpoint's exact path"))
+	case g.tokenCanon != "" && p == g.opts.TokenPath:
+		g.token(w, r)
+	case g.tokenCanon != "" && canonicalPath(p) == g.tokenCanon:
+		// As for the authorization endpoint: a variant the upstream may
+		// route to its token endpoint would bypass the code binding.
+		g.writeTokenError(w, r, oauth.ErrInvalidRequest.WithDescription("use the token endpoint's exact path"))
 	default:
 		g.rp.ServeHTTP(w, r)
 	}
@@ -278,17 +301,7 @@ func (g *Gateway) errorHandler(w http.ResponseWriter, r *http.Request, err error
 // one from the other; nothing in them is a secret, a code, a token or a
 // request_uri (errpage.Scrub).
 func (g *Gateway) writePage(w http.ResponseWriter, r *http.Request, err error) {
-	oe := oauth.From(err)
-	ref := errpage.NewReference()
-	g.m.Errors.WithLabelValues(oe.Code).Inc()
-	level := zap.InfoLevel
-	if oe.Status >= 500 {
-		level = zap.WarnLevel
-	}
-	if ce := g.log.Check(level, "authorization request refused"); ce != nil {
-		ce.Write(zap.String("reference", ref), zap.String("path", r.URL.Path), zap.String("error", oe.Code),
-			zap.String("kind", string(errpage.Classify(oe))), zap.Int("status", oe.Status), zap.String("reason", errpage.Scrub(oe.Error())))
-	}
+	oe, ref := g.refused(r, err, "authorization request refused")
 	pages := g.opts.Pages
 	if pages == nil {
 		pages = errpage.Default()
@@ -297,6 +310,23 @@ func (g *Gateway) writePage(w http.ResponseWriter, r *http.Request, err error) {
 		g.log.Error("the error page template failed: the built-in page was shown (fix PARJARM_ERROR_TEMPLATE)",
 			zap.String("reference", ref), zap.Error(err))
 	}
+}
+
+// refused counts and logs a refusal of r with msg under a fresh reference,
+// and returns err as the OAuth error to answer, with the reference.
+func (g *Gateway) refused(r *http.Request, err error, msg string) (*oauth.Error, string) {
+	oe := oauth.From(err)
+	ref := errpage.NewReference()
+	g.m.Errors.WithLabelValues(oe.Code).Inc()
+	level := zap.InfoLevel
+	if oe.Status >= 500 {
+		level = zap.WarnLevel
+	}
+	if ce := g.log.Check(level, msg); ce != nil {
+		ce.Write(zap.String("reference", ref), zap.String("path", r.URL.Path), zap.String("error", oe.Code),
+			zap.String("kind", string(errpage.Classify(oe))), zap.Int("status", oe.Status), zap.String("reason", errpage.Scrub(oe.Error())))
+	}
+	return oe, ref
 }
 
 // bufferPool reuses the reverse proxy's copy buffers instead of allocating

@@ -50,6 +50,8 @@ type legacy struct {
 	// headers records the last request to /echo.
 	headers http.Header
 	host    string
+	// tokens are the requests its token endpoint received (token_test.go).
+	tokens []rawRequest
 }
 
 func newLegacy(t testing.TB, issuer string) *legacy {
@@ -109,6 +111,7 @@ func newLegacy(t testing.TB, issuer string) *legacy {
 		l.mu.Unlock()
 		http.Redirect(w, r, ret, http.StatusFound)
 	})
+	mux.HandleFunc("/token", l.token)
 	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
 		l.mu.Lock()
 		l.headers = r.Header.Clone()

@@ -132,6 +132,9 @@ func (g *Gateway) complete(upReq *http.Request, id, location string) (*flow.Resp
 		g.m.InterceptFailures.WithLabelValues("client_removed").Inc()
 		return nil, oauth.ErrInvalidRequest.WithDescription("the client is no longer registered")
 	}
+	if err := g.recordCode(ctx, tx, params); err != nil {
+		return nil, err
+	}
 	out, err := g.deliver(ctx, tx, c, params)
 	if err != nil {
 		return nil, err

@@ -58,6 +58,11 @@ func RewriteDiscovery(upstream map[string]any, o Options) map[string]any {
 	if up, _ := upstream["authorization_response_iss_parameter_supported"].(bool); up || (o.PAREnabled && o.RequirePAR) {
 		doc["authorization_response_iss_parameter_supported"] = true
 	}
+	if o.Codes != nil {
+		// RFC 8414, section 2: the gateway checks S256 at the token
+		// endpoint (RFC 7636, section 4.6) for the upstream.
+		doc["code_challenge_methods_supported"] = []string{"S256"}
+	}
 	if jwks := o.Endpoints.URL(EndpointJWKS); jwks != "" {
 		doc["jwks_uri"] = jwks
 	}

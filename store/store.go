@@ -64,6 +64,8 @@ const (
 	NSExpanded    = "exp"  // hashes of expanded authorization queries
 	NSJTI         = "jti"  // private_key_jwt assertion ids, by client
 	NSRequestJTI  = "rjti" // request object ids (JAR), by client
+	NSCode        = "code" // authorization codes the gateway delivered, by code
+	NSCodeIssued  = "codi" // marks of delivered codes, kept after redemption
 )
 
 // Key returns the store key for secret in namespace ns:

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/parjarm/parjarm/client"
+	"github.com/parjarm/parjarm/codebind"
 	"github.com/parjarm/parjarm/config"
 	"github.com/parjarm/parjarm/errpage"
 	"github.com/parjarm/parjarm/flow"
@@ -147,6 +148,13 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		}
 		authzPath = u.Path
 	}
+	var tokenPath string
+	pkceEnforced := cfg.TokenEndpointPKCE.Enforced(meta.CodeChallengeMethods)
+	if pkceEnforced {
+		if tokenPath, err = tokenEndpointPath(upstreamBase, publicURL, meta.TokenEndpoint); err != nil {
+			return fmt.Errorf("PARJARM_TOKEN_ENDPOINT_PKCE=%s: %w; or set PARJARM_TOKEN_ENDPOINT_PKCE=off", cfg.TokenEndpointPKCE, err)
+		}
+	}
 	upDoc, err := disc.Document(startCtx)
 	if err != nil {
 		return fmt.Errorf("PARJARM_UPSTREAM_URL: cannot read the upstream's discovery document: %w", err)
@@ -229,6 +237,16 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		jarmMeta = jarm.Metadata(enc)
 	}
 
+	var codes *codebind.Binder
+	if pkceEnforced {
+		// Public clients and those that require PKCE redeem only codes the
+		// gateway delivered and checked.
+		codes = codebind.New(st, cfg.CodeLifetime, func(id string) bool {
+			c, ok := reg.Lookup(id)
+			return cfg.RequirePKCE || (ok && (c.RequirePKCE || c.Public()))
+		})
+	}
+
 	gw := proxy.New(proxy.Options{
 		Upstream:              upstreamBase,
 		Issuer:                issuer,
@@ -250,6 +268,9 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		Metadata:              jarmMeta,
 		PARMetadata:           parSvc.Metadata(),
 		Keys:                  keys.Public(),
+		EnforceRedirectURIs:   cfg.EnforceRedirectURIs,
+		TokenPath:             tokenPath,
+		Codes:                 codes,
 		Limiter:               proxy.NewLimiter(cfg.RateLimit, cfg.RateLimitBurst, cfg.RateLimitIPv6Prefix, nil),
 	}, disc, parSvc, encoder, reg, flow.NewTracker(st, cfg.TransactionTTL, nil), transport, m, log.Named("proxy"))
 
@@ -276,6 +297,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		zap.String("issuer", issuer), zap.String("upstream", cfg.UpstreamURL.Redacted()),
 		zap.String("authorization_path", authzPath), zap.String("par_endpoint", parEndpoint),
 		zap.Bool("par", cfg.PAREnabled), zap.Bool("jarm", cfg.JARMEnabled), zap.Bool("require_par", cfg.RequirePAR),
+		zap.Bool("token_endpoint_pkce", pkceEnforced), zap.String("token_path", tokenPath),
 		zap.Int("clients", reg.Len()), zap.String("store", cfg.StoreKind()))
 	return serve(ctx, log, cfg.ShutdownTimeout, public, admin)
 }
@@ -289,6 +311,22 @@ func endpointsConfig(cfg *config.Config, issuer string, public *url.URL, up []pr
 		c.PARPath = cfg.PARPath
 	}
 	return c
+}
+
+// tokenEndpointPath is the path at which clients reach the upstream's
+// token endpoint through the gateway, mapped like the authorization
+// endpoint's (proxy.PublicEndpoint). A token endpoint on another host is not
+// reached through the gateway, so the gateway could not check it.
+func tokenEndpointPath(upstream *url.URL, publicURL, tokenEndpoint string) (string, error) {
+	if tokenEndpoint == "" {
+		return "", errors.New("the upstream's discovery names no token_endpoint")
+	}
+	u, err := url.Parse(proxy.PublicEndpoint(upstream, publicURL, tokenEndpoint))
+	pub, perr := url.Parse(publicURL)
+	if err != nil || perr != nil || u.Path == "" || !strings.EqualFold(u.Host, pub.Host) || u.Scheme != pub.Scheme {
+		return "", fmt.Errorf("the upstream's token_endpoint %q is not served through the gateway at %s", tokenEndpoint, publicURL)
+	}
+	return u.Path, nil
 }
 
 // discoveryPath is where the upstream's OpenID discovery document is read:

@@ -20,6 +20,7 @@ import { startUpstream } from '../upstream.mjs';
  *   signingKeys  write a signing key file (default true; false = the
  *                gateway's ephemeral development key)
  *   gatewayEnv   extra PARJARM_* variables
+ *   upstreamPKCE false = the upstream lacks PKCE (upstream.mjs withoutPKCE)
  *   log          (line) => void for upstream and gateway logs
  *   ports        optional fixed ports { gateway, admin, upstream, callback }
  *                (one replica only); any port left out is a free one
@@ -44,7 +45,7 @@ import { startUpstream } from '../upstream.mjs';
  * e2e/lib/hydra.mjs startHydraWorld resolves to the same interface, so
  * e2e/lib/scenarios.mjs runs against either upstream.
  */
-export async function startWorld({ gateways = 1, redis = false, signingKeys: withKeys = true, gatewayEnv = {}, log, ports: fixed = {}, issuerPath = '', issuerPathVia = 'PARJARM_ISSUER' } = {}) {
+export async function startWorld({ gateways = 1, redis = false, signingKeys: withKeys = true, gatewayEnv = {}, upstreamPKCE = true, log, ports: fixed = {}, issuerPath = '', issuerPathVia = 'PARJARM_ISSUER' } = {}) {
   if (!['PARJARM_ISSUER', 'PARJARM_UPSTREAM_URL'].includes(issuerPathVia)) throw new TypeError(`startWorld: issuerPathVia ${issuerPathVia}`);
   const dir = mkdtempSync(join(tmpdir(), 'parjarm-e2e-'));
   const started = [];
@@ -72,6 +73,7 @@ export async function startWorld({ gateways = 1, redis = false, signingKeys: wit
       clients: config.upstream,
       jwks: upstreamKeys(),
       mountPath: issuerPath,
+      pkce: upstreamPKCE,
       log: (l) => {
         upstreamLog.push(l);
         log?.(`[upstream] ${l}`);

@@ -1,0 +1,117 @@
+// Package codebind gives an upstream without PKCE (RFC 7636) and without a
+// reliable code binding what its token endpoint lacks. When the gateway
+// delivers an authorization response that carries a code, the code is
+// recorded with its client, redirect_uri and code_challenge; the token
+// request that presents it is checked against the record before it reaches
+// the upstream, and the record is used once. Client authentication stays
+// the upstream's: the gateway only binds.
+package codebind
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/parjarm/parjarm/oauth"
+	"github.com/parjarm/parjarm/store"
+)
+
+// Record is what the gateway knows of a code it delivered.
+type Record struct {
+	// ClientID is the client the code was issued to.
+	ClientID string `json:"client_id"`
+	// RedirectURI is the authorization request's redirect_uri.
+	RedirectURI string `json:"redirect_uri"`
+	// CodeChallenge and CodeChallengeMethod are the authorization
+	// request's PKCE parameters (RFC 7636, section 4.3); empty without PKCE.
+	CodeChallenge       string `json:"code_challenge,omitempty"`
+	CodeChallengeMethod string `json:"code_challenge_method,omitempty"`
+}
+
+// errReplay is Redeem's answer to a code presented again.
+var errReplay = oauth.ErrInvalidGrant.WithDescription("the authorization code was already used")
+
+// Replayed reports whether err is Redeem's answer to a code that was
+// already presented (RFC 6749, section 4.1.2: the authorization server
+// SHOULD then revoke the tokens issued for it, which only the upstream
+// can do).
+func Replayed(err error) bool {
+	var oe *oauth.Error
+	return errors.As(err, &oe) && oe == errReplay
+}
+
+// Binder records delivered codes and checks the token requests that
+// present them.
+type Binder struct {
+	store    store.Store
+	lifetime time.Duration
+	// requirePKCE reports whether a client's codes must come from flows the
+	// gateway tracked (the client, or the gateway, requires PKCE).
+	requirePKCE func(clientID string) bool
+}
+
+// New returns a Binder that keeps records in st for lifetime (at least the
+// upstream's code lifetime). requirePKCE may be nil: then codes the gateway
+// did not deliver pass through.
+func New(st store.Store, lifetime time.Duration, requirePKCE func(clientID string) bool) *Binder {
+	if requirePKCE == nil {
+		requirePKCE = func(string) bool { return false }
+	}
+	return &Binder{store: st, lifetime: lifetime, requirePKCE: requirePKCE}
+}
+
+// Lifetime returns how long a record lives.
+func (b *Binder) Lifetime() time.Duration { return b.lifetime }
+
+// Record remembers that code was delivered for rec. Two entries are
+// written, both for the code's lifetime: a mark that the code was issued,
+// which outlives its redemption, and the record itself, which Redeem takes.
+// A code whose record is gone but whose mark remains was already presented.
+// An error means the code must not be delivered.
+func (b *Binder) Record(ctx context.Context, code string, rec Record) error {
+	v, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("codebind: encode record: %w", err)
+	}
+	if err := b.store.Put(ctx, store.Key(store.NSCodeIssued, code), []byte{1}, b.lifetime); err != nil {
+		return err
+	}
+	return b.store.Put(ctx, store.Key(store.NSCode, code), v, b.lifetime)
+}
+
+// Redeem checks an authorization code token request (RFC 6749, section
+// 4.1.3) before it is forwarded: nil means forward it unchanged. The record
+// is taken atomically, so of two requests that present one code at most one
+// is forwarded, and whichever check fails, the code is spent at the gateway
+// (RFC 6749, section 4.1.2: a code is used once). A code the gateway never
+// delivered passes, unless its client requires PKCE. The error is an
+// *oauth.Error (invalid_grant, 400) or a store error.
+func (b *Binder) Redeem(ctx context.Context, tr *TokenRequest) error {
+	if tr.Code == "" {
+		return nil // the upstream answers invalid_request (RFC 6749, section 4.1.3)
+	}
+	v, err := b.store.Take(ctx, store.Key(store.NSCode, tr.Code))
+	if err == nil {
+		var rec Record
+		if err := json.Unmarshal(v, &rec); err != nil {
+			return fmt.Errorf("codebind: decode record: %w", err)
+		}
+		return Check(&rec, tr)
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	_, err = b.store.Get(ctx, store.Key(store.NSCodeIssued, tr.Code))
+	switch {
+	case err == nil:
+		// RFC 6749, section 4.1.2: a code used more than once is refused.
+		return errReplay
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	case b.requirePKCE(tr.ClientID):
+		return oauth.ErrInvalidGrant.WithDescription("the authorization code is unknown to the gateway, which requires PKCE for this client")
+	}
+	return nil
+}
