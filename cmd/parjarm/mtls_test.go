@@ -134,7 +134,9 @@ func startGateway(t *testing.T, env map[string]string) {
 	go func() { done <- run(ctx, nil, env, &out) }()
 	t.Cleanup(func() {
 		cancel()
-		<-done
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
 		if t.Failed() {
 			t.Log(out.String())
 		}
