@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 )
@@ -34,13 +35,32 @@ var CipherSuites = []uint16{
 // answered 401 invalid_client, not with a handshake alert. No CA names are
 // sent in the CertificateRequest: a client whose self-signed certificate is
 // not under a listed CA would otherwise send none.
-func ServerConfig(certs *CertReloader) *tls.Config {
-	return &tls.Config{
+//
+// With mtlsHosts, certificates are requested only from clients whose SNI
+// names one of them (the RFC 8705, section 5 alias host, such as
+// matls-auth.bank.example): a browser at the authorization endpoint on the
+// other host is never shown a certificate picker.
+func ServerConfig(certs *CertReloader, mtlsHosts ...string) *tls.Config {
+	c := &tls.Config{
 		MinVersion:     tls.VersionTLS12,
 		CipherSuites:   CipherSuites,
 		GetCertificate: certs.GetCertificate,
 		ClientAuth:     tls.RequestClientCert,
 	}
+	if len(mtlsHosts) == 0 {
+		return c
+	}
+	withCerts := c.Clone()
+	c.ClientAuth = tls.NoClientCert
+	c.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		for _, h := range mtlsHosts {
+			if strings.EqualFold(strings.TrimSuffix(hello.ServerName, "."), h) {
+				return withCerts, nil
+			}
+		}
+		return nil, nil
+	}
+	return c
 }
 
 // LoadCAs reads a PEM file of CA certificates, the roots client

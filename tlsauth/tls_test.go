@@ -177,3 +177,65 @@ func TestLoadCAs(t *testing.T) {
 		t.Fatal("a file without certificates was accepted")
 	}
 }
+
+func TestServerConfigAsksForCertificatesOnlyOnTheMTLSHost(t *testing.T) {
+	ca := certtest.NewCA(t, "server CA")
+	srvCert := ca.Issue(t, certtest.Options{Server: true, Subject: pkix.Name{CommonName: "gw"}, DNSNames: []string{"auth.example", "matls-auth.example"}})
+	dir := newSecretDir(t, srvCert)
+	r, err := tlsauth.NewCertReloader(filepath.Join(dir.dir, "tls.crt"), filepath.Join(dir.dir, "tls.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := certtest.SelfSigned(t, certtest.Options{Subject: pkix.Name{CommonName: "client"}})
+	for _, tt := range []struct {
+		name      string
+		hosts     []string
+		sni       string
+		wantAsked bool
+	}{
+		{"without mTLS hosts every client is asked", nil, "auth.example", true},
+		{"the mTLS host asks", []string{"matls-auth.example"}, "matls-auth.example", true},
+		{"the mTLS host asks whatever the case", []string{"matls-auth.example"}, "MATLS-Auth.example", true},
+		{"another host does not ask", []string{"matls-auth.example"}, "auth.example", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			tl := tls.NewListener(ln, tlsauth.ServerConfig(r, tt.hosts...))
+			defer tl.Close()
+			gotPeer := make(chan int, 1)
+			go func() {
+				c, err := tl.Accept()
+				if err != nil {
+					gotPeer <- -1
+					return
+				}
+				defer c.Close()
+				tc := c.(*tls.Conn)
+				if err := tc.Handshake(); err != nil {
+					gotPeer <- -1
+					return
+				}
+				gotPeer <- len(tc.ConnectionState().PeerCertificates)
+			}()
+			asked := false
+			conn, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: certtest.Pool(ca), ServerName: tt.sni,
+				GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+					asked = true
+					c := client.TLS()
+					return &c, nil
+				}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = conn.Handshake()
+			conn.Close()
+			n := <-gotPeer
+			if asked != tt.wantAsked || (n == 1) != tt.wantAsked {
+				t.Fatalf("asked %v, server saw %d certificates; want asked %v", asked, n, tt.wantAsked)
+			}
+		})
+	}
+}

@@ -185,7 +185,10 @@ func TestMutualTLSAtThePAREndpoint(t *testing.T) {
 	listen := freeAddr(t)
 	issuer := "https://" + listen
 	_, port, _ := net.SplitHostPort(listen)
-	mtlsBase := "https://localhost:" + port + "/mtls"
+	// The mTLS alias host (RFC 8705, section 5) is localhost: only there
+	// are clients asked for certificates.
+	mtlsOrigin := "https://localhost:" + port
+	mtlsBase := mtlsOrigin + "/mtls"
 	up := newCertUpstream(t, issuer)
 	startGateway(t, map[string]string{
 		"PARJARM_UPSTREAM_URL": up.srv.URL, "PARJARM_ISSUER": issuer, "PARJARM_LISTEN_ADDR": listen,
@@ -196,7 +199,7 @@ func TestMutualTLSAtThePAREndpoint(t *testing.T) {
 		"PARJARM_MTLS_PUBLIC_URL":             mtlsBase,
 		"PARJARM_UPSTREAM_CLIENT_CERT_HEADER": "X-Client-Cert",
 	})
-	parURL := issuer + "/par"
+	parURL := mtlsBase + "/par"
 
 	tests := []struct {
 		name       string
@@ -256,6 +259,9 @@ func TestMutualTLSAtThePAREndpoint(t *testing.T) {
 		if !doc.Bound || strings.Join(doc.Methods, ",") != "private_key_jwt,tls_client_auth" {
 			t.Errorf("upstream metadata not passed through: bound %v, methods %v", doc.Bound, doc.Methods)
 		}
+		if alias != parURL {
+			t.Fatalf("the alias %s is not the URL the cases above used", alias)
+		}
 		if status, code := push(t, p.mtlsClient(p.dn), alias, "dn-app", nil); status != 201 {
 			t.Fatalf("push at the alias = %d %q, want 201", status, code)
 		}
@@ -265,7 +271,7 @@ func TestMutualTLSAtThePAREndpoint(t *testing.T) {
 	})
 
 	t.Run("the token request reaches the upstream with the client's certificate", func(t *testing.T) {
-		req, _ := http.NewRequest(http.MethodPost, issuer+"/token", strings.NewReader("grant_type=authorization_code&client_id=dn-app"))
+		req, _ := http.NewRequest(http.MethodPost, mtlsOrigin+"/token", strings.NewReader("grant_type=authorization_code&client_id=dn-app"))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("X-Client-Cert", ":"+base64.StdEncoding.EncodeToString(p.untrusted.Cert.Raw)+":")
 		resp, err := p.mtlsClient(p.dn).Do(req)
@@ -298,6 +304,22 @@ func TestMutualTLSAtThePAREndpoint(t *testing.T) {
 		}
 		if v := h.Values("X_Client_Cert"); len(v) != 0 {
 			t.Fatalf("upstream X_Client_Cert = %q, want none", v)
+		}
+	})
+
+	t.Run("on the public host no certificate is asked for, so an mTLS client cannot authenticate there", func(t *testing.T) {
+		asked := false
+		hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: certtest.Pool(p.serverCA),
+			GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+				asked = true
+				c := p.dn.TLS()
+				return &c, nil
+			}}}}
+		if status, code := push(t, hc, issuer+"/par", "dn-app", nil); status != 401 || code != "invalid_client" {
+			t.Fatalf("push on the public host = %d %q, want 401 invalid_client", status, code)
+		}
+		if asked {
+			t.Fatal("the public host asked for a client certificate (a browser would show a picker)")
 		}
 	})
 
@@ -378,6 +400,36 @@ func TestClientCertificateHeaderFromATrustedProxy(t *testing.T) {
 				if strings.EqualFold(strings.ReplaceAll(k, "_", "-"), header) {
 					t.Fatalf("the upstream received %s from an untrusted peer", k)
 				}
+			}
+		})
+	}
+}
+
+func TestRunRefusesUnreadableTLSFiles(t *testing.T) {
+	p := newPKI(t)
+	cert := writeFile(t, "tls.crt", string(p.server.CertPEM))
+	key := writeFile(t, "tls.key", string(p.server.KeyPEM))
+	otherKey := writeFile(t, "other.key", string(p.dn.KeyPEM))
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantVar string
+	}{
+		{"a missing certificate file", map[string]string{"PARJARM_TLS_CERT_FILE": "/nonexistent/tls.crt", "PARJARM_TLS_KEY_FILE": key}, "PARJARM_TLS_CERT_FILE"},
+		{"a key that is not the certificate's", map[string]string{"PARJARM_TLS_CERT_FILE": cert, "PARJARM_TLS_KEY_FILE": otherKey}, "PARJARM_TLS_CERT_FILE"},
+		{"a client CA file without certificates", map[string]string{"PARJARM_TLS_CERT_FILE": cert, "PARJARM_TLS_KEY_FILE": key,
+			"PARJARM_TLS_CLIENT_CA_FILE": writeFile(t, "ca.pem", "not PEM")}, "PARJARM_TLS_CLIENT_CA_FILE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.env["PARJARM_UPSTREAM_URL"] = "http://127.0.0.1:1"
+			var out syncBuffer
+			err := run(context.Background(), []string{"check"}, tt.env, &out)
+			if err == nil || !strings.HasPrefix(err.Error(), tt.wantVar+": ") {
+				t.Fatalf("err = %v, want one starting with %s", err, tt.wantVar)
+			}
+			if strings.Contains(err.Error(), "PRIVATE KEY") {
+				t.Fatalf("the error shows key material: %v", err)
 			}
 		})
 	}

@@ -67,7 +67,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 	if err != nil {
 		return err
 	}
-	tlsCfg, clientCAs, err := loadTLS(cfg, log)
+	serverCerts, clientCAs, err := loadTLS(cfg, log)
 	if err != nil {
 		return err
 	}
@@ -256,6 +256,10 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		UpstreamCertFormat:    cfg.UpstreamClientCertHeaderFormat,
 	}, disc, parSvc, encoder, reg, flow.NewTracker(st, cfg.TransactionTTL, nil), transport, m, log.Named("proxy"))
 
+	var tlsCfg *tls.Config
+	if serverCerts != nil {
+		tlsCfg = tlsauth.ServerConfig(serverCerts, mtlsHosts(cfg, publicURL, issuer)...)
+	}
 	// Every request's client certificate (TLS connection or trusted
 	// proxy's header) goes into its context before anything reads it.
 	certs := &tlsauth.Source{
@@ -393,19 +397,34 @@ func clientCertHeaders(cfg *config.Config) []string {
 	return h
 }
 
+// mtlsHosts are the hosts whose TLS clients are asked for certificates:
+// the PARJARM_MTLS_PUBLIC_URL host when it is a host of its own, else every
+// host (none listed).
+func mtlsHosts(cfg *config.Config, publicURL, issuer string) []string {
+	if cfg.MTLSPublicURL == nil {
+		return nil
+	}
+	h := cfg.MTLSPublicURL.Hostname()
+	for _, s := range []string{publicURL, issuer} {
+		if u, err := url.Parse(s); err == nil && strings.EqualFold(u.Hostname(), h) {
+			return nil
+		}
+	}
+	return []string{h}
+}
+
 // loadTLS reads the listener's certificate (reloaded when its files
 // change) and the client CAs. Both are nil when not configured.
-func loadTLS(cfg *config.Config, log *zap.Logger) (*tls.Config, *x509.CertPool, error) {
-	var tc *tls.Config
+func loadTLS(cfg *config.Config, log *zap.Logger) (*tlsauth.CertReloader, *x509.CertPool, error) {
+	var certs *tlsauth.CertReloader
 	if cfg.TLSCertFile != "" {
-		certs, err := tlsauth.NewCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile)
-		if err != nil {
+		var err error
+		if certs, err = tlsauth.NewCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile); err != nil {
 			return nil, nil, fmt.Errorf("PARJARM_TLS_CERT_FILE: %w", err)
 		}
 		certs.OnError = func(err error) {
 			log.Warn("TLS certificate reload failed; serving the previous certificate", zap.Error(err))
 		}
-		tc = tlsauth.ServerConfig(certs)
 	}
 	var pool *x509.CertPool
 	if cfg.TLSClientCAFile != "" {
@@ -414,7 +433,7 @@ func loadTLS(cfg *config.Config, log *zap.Logger) (*tls.Config, *x509.CertPool, 
 			return nil, nil, fmt.Errorf("PARJARM_TLS_CLIENT_CA_FILE: %w", err)
 		}
 	}
-	return tc, pool, nil
+	return certs, pool, nil
 }
 
 func loadClients(cfg *config.Config) (*client.Registry, error) {
