@@ -134,7 +134,8 @@ func make1(t testing.TB, o Options, issuer *Cert) *Cert {
 	var issuers []*x509.Certificate
 	if issuer != nil {
 		parent, signer = issuer.Cert, issuer.Key
-		if !issuer.Cert.Equal(rootOf(issuer)) {
+		if !selfSigned(issuer.Cert) {
+			// An intermediate: the chain below the root goes with the leaf.
 			issuers = issuer.Chain()
 		}
 	}
@@ -158,12 +159,9 @@ func make1(t testing.TB, o Options, issuer *Cert) *Cert {
 	return c
 }
 
-// rootOf returns the self-signed certificate at the top of c's chain.
-func rootOf(c *Cert) *x509.Certificate {
-	if c.Cert.CheckSignatureFrom(c.Cert) == nil {
-		return c.Cert
-	}
-	return nil
+// selfSigned reports whether the CA certificate c signed itself (a root).
+func selfSigned(c *x509.Certificate) bool {
+	return c.CheckSignatureFrom(c) == nil
 }
 
 // Pool returns a pool of certs.
