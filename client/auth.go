@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -19,7 +20,8 @@ import (
 )
 
 // Method is a token endpoint authentication method: one of AuthSecretBasic,
-// AuthSecretPost, AuthPrivateKeyJWT, AuthNone.
+// AuthSecretPost, AuthPrivateKeyJWT, AuthTLSClient, AuthSelfSignedTLSClient,
+// AuthNone.
 type Method string
 
 // AssertionType is the only client_assertion_type accepted (RFC 7523,
@@ -129,6 +131,9 @@ type Authenticator struct {
 	MaxAssertionLifetime time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// ClientCAs are the trust anchors of tls_client_auth certificates (RFC
+	// 8705, section 2.1). Nil: no tls_client_auth client can authenticate.
+	ClientCAs *x509.CertPool
 }
 
 // Error descriptions shown to clients. An unknown client, a wrong secret, a
@@ -208,8 +213,15 @@ func (a *Authenticator) Authenticate(ctx context.Context, authorization string, 
 		method = AuthPrivateKeyJWT
 		c, err = a.privateKeyJWT(ctx, form)
 	default:
-		method = AuthNone
-		c, err = a.none(form)
+		// RFC 8705, section 2: a mutual-TLS client sends its client_id in
+		// the body; its certificate is in ctx.
+		if mc, ok := a.Registry.Lookup(form.Get("client_id")); ok && mc.usesMTLS() {
+			method = Method(mc.TokenEndpointAuthMethod)
+			c, err = a.mtls(ctx, mc)
+		} else {
+			method = AuthNone
+			c, err = a.none(form)
+		}
 	}
 	if err != nil {
 		return nil, method, err

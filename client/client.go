@@ -36,6 +36,15 @@ type Client struct {
 	// TokenEndpointAuthSigningAlg restricts the private_key_jwt assertion's
 	// algorithm.
 	TokenEndpointAuthSigningAlg string `json:"token_endpoint_auth_signing_alg,omitempty"`
+	// TLSClientAuthSubjectDN, TLSClientAuthSANDNS, TLSClientAuthSANURI,
+	// TLSClientAuthSANIP and TLSClientAuthSANEmail name the certificate of
+	// a tls_client_auth client: exactly one is set (RFC 8705, section
+	// 2.1.2). The DN is an RFC 4514 string.
+	TLSClientAuthSubjectDN string `json:"tls_client_auth_subject_dn,omitempty"`
+	TLSClientAuthSANDNS    string `json:"tls_client_auth_san_dns,omitempty"`
+	TLSClientAuthSANURI    string `json:"tls_client_auth_san_uri,omitempty"`
+	TLSClientAuthSANIP     string `json:"tls_client_auth_san_ip,omitempty"`
+	TLSClientAuthSANEmail  string `json:"tls_client_auth_san_email,omitempty"`
 	// RedirectURIs are the registered redirect URIs, matched exactly.
 	RedirectURIs []string `json:"redirect_uris"`
 	// ResponseTypes, if set, limits the response types the client may use.

@@ -248,6 +248,7 @@ func validate(c *Client, p *problems) {
 		p.add("client_id", "is required")
 	}
 	validateAuth(c, p)
+	validateMTLS(c, p)
 	validateKeys(c, p)
 	validateRedirectURIs(c, p)
 	if c.PARLifetime != 0 && (c.PARLifetime < minPARLifetime || c.PARLifetime > maxPARLifetime) {
@@ -328,6 +329,12 @@ func validateAuth(c *Client, p *problems) {
 		if hasSecret && hasHash {
 			p.add("client_secret_hash", "set client_secret or client_secret_hash, not both")
 		}
+	case AuthTLSClient, AuthSelfSignedTLSClient:
+		// RFC 8705: the certificate authenticates; a secret may be kept for
+		// HS256-signed JARM responses.
+		if hasSecret && hasHash {
+			p.add("client_secret_hash", "set client_secret or client_secret_hash, not both")
+		}
 	case AuthNone:
 		if hasSecret {
 			p.add("client_secret", "a public client (token_endpoint_auth_method none) must have no secret")
@@ -336,8 +343,8 @@ func validateAuth(c *Client, p *problems) {
 			p.add("client_secret_hash", "a public client (token_endpoint_auth_method none) must have no secret")
 		}
 	default:
-		p.add("token_endpoint_auth_method", "%q is not supported: use %s, %s, %s or %s",
-			c.TokenEndpointAuthMethod, AuthSecretBasic, AuthSecretPost, AuthPrivateKeyJWT, AuthNone)
+		p.add("token_endpoint_auth_method", "%q is not supported: use %s, %s, %s, %s, %s or %s",
+			c.TokenEndpointAuthMethod, AuthSecretBasic, AuthSecretPost, AuthPrivateKeyJWT, AuthTLSClient, AuthSelfSignedTLSClient, AuthNone)
 	}
 }
 

@@ -18,6 +18,8 @@ import (
 
 	"github.com/caarlos0/env/v11"
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/parjarm/parjarm/tlsauth"
 )
 
 // Prefix is the prefix of every parjarm environment variable.
@@ -290,6 +292,49 @@ type Config struct {
 	// TrustedProxies are the CIDRs (comma-separated) whose X-Forwarded-*
 	// headers are trusted. Default empty: none are.
 	TrustedProxies []netip.Prefix `env:"TRUSTED_PROXIES" envDefault:""`
+
+	// TLSCertFile is the PEM certificate (chain allowed) of the public
+	// listener; with TLSKeyFile it makes the listener speak TLS 1.2 (FAPI
+	// 1.0 Advanced section 8.5 cipher suites) and 1.3, request client
+	// certificates, and reload both files when they change. Default empty:
+	// plain HTTP behind a TLS terminator.
+	TLSCertFile string `env:"TLS_CERT_FILE" envDefault:""`
+
+	// TLSKeyFile is the PEM private key of TLSCertFile. Default empty.
+	TLSKeyFile string `env:"TLS_KEY_FILE" envDefault:""`
+
+	// TLSClientCAFile is the PEM file of the CAs that tls_client_auth
+	// client certificates must chain to (RFC 8705, section 2.1), whether
+	// they come from the TLS connection or a trusted proxy's header.
+	// Default empty: no tls_client_auth client can authenticate;
+	// self_signed_tls_client_auth needs no CA.
+	TLSClientCAFile string `env:"TLS_CLIENT_CA_FILE" envDefault:""`
+
+	// ClientCertHeader is the request header a TLS terminator in
+	// TrustedProxies writes the client certificate into. From any other
+	// peer it is removed. Default empty: certificates come from the
+	// gateway's own TLS connections only.
+	ClientCertHeader string `env:"CLIENT_CERT_HEADER" envDefault:""`
+
+	// ClientCertHeaderFormat is ClientCertHeader's format: rfc9440
+	// (Client-Cert byte sequence, RFC 9440), nginx (URL-escaped PEM) or
+	// envoy (X-Forwarded-Client-Cert). Default rfc9440.
+	ClientCertHeaderFormat tlsauth.Format `env:"CLIENT_CERT_HEADER_FORMAT" envDefault:"rfc9440"`
+
+	// UpstreamClientCertHeader is the header that carries the client
+	// certificate the gateway saw to the upstream, for a server that reads
+	// certificates from its load balancer. An incoming copy is always
+	// removed. Default empty: no certificate is passed on.
+	UpstreamClientCertHeader string `env:"UPSTREAM_CLIENT_CERT_HEADER" envDefault:""`
+
+	// UpstreamClientCertHeaderFormat is UpstreamClientCertHeader's format,
+	// as ClientCertHeaderFormat. Default rfc9440.
+	UpstreamClientCertHeaderFormat tlsauth.Format `env:"UPSTREAM_CLIENT_CERT_HEADER_FORMAT" envDefault:"rfc9440"`
+
+	// MTLSPublicURL is the base URL published in mtls_endpoint_aliases (RFC
+	// 8705, section 5), such as https://matls-auth.bank.example; the same
+	// listener serves it. Default empty: the aliases name the public URL.
+	MTLSPublicURL *url.URL `env:"MTLS_PUBLIC_URL" envDefault:""`
 
 	// RateLimit is how many PAR pushes and authorization requests one
 	// client address may send per second (RFC 9126, section 2.3: 429 when

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/parjarm/parjarm/tlsauth"
 )
 
 // minimal is the smallest valid environment.
@@ -152,6 +154,14 @@ func TestLoadAppliesEveryDefault(t *testing.T) {
 		{"PARJARM_UPSTREAM_PRESERVE_HOST", func(c *Config) any { return c.UpstreamPreserveHost }, true},
 		{"PARJARM_UPSTREAM_REENTRY_PARAMS", func(c *Config) any { return c.UpstreamReentryParams }, []string{"login_verifier", "consent_verifier"}},
 		{"PARJARM_TRUSTED_PROXIES", func(c *Config) any { return c.TrustedProxies }, []netip.Prefix(nil)},
+		{"PARJARM_TLS_CERT_FILE", func(c *Config) any { return c.TLSCertFile }, ""},
+		{"PARJARM_TLS_KEY_FILE", func(c *Config) any { return c.TLSKeyFile }, ""},
+		{"PARJARM_TLS_CLIENT_CA_FILE", func(c *Config) any { return c.TLSClientCAFile }, ""},
+		{"PARJARM_CLIENT_CERT_HEADER", func(c *Config) any { return c.ClientCertHeader }, ""},
+		{"PARJARM_CLIENT_CERT_HEADER_FORMAT", func(c *Config) any { return c.ClientCertHeaderFormat }, tlsauth.FormatRFC9440},
+		{"PARJARM_UPSTREAM_CLIENT_CERT_HEADER", func(c *Config) any { return c.UpstreamClientCertHeader }, ""},
+		{"PARJARM_UPSTREAM_CLIENT_CERT_HEADER_FORMAT", func(c *Config) any { return c.UpstreamClientCertHeaderFormat }, tlsauth.FormatRFC9440},
+		{"PARJARM_MTLS_PUBLIC_URL", func(c *Config) any { return c.MTLSPublicURL }, noURL},
 		{"PARJARM_RATE_LIMIT", func(c *Config) any { return c.RateLimit }, float64(0)},
 		{"PARJARM_RATE_LIMIT_BURST", func(c *Config) any { return c.RateLimitBurst }, 20},
 		{"PARJARM_RATE_LIMIT_IPV6_PREFIX", func(c *Config) any { return c.RateLimitIPv6Prefix }, 64},
@@ -175,7 +185,7 @@ func TestLoadAppliesEveryDefault(t *testing.T) {
 
 // full sets every variable to a valid value that is not its default.
 func full() map[string]string {
-	return map[string]string{
+	m := map[string]string{
 		"PARJARM_UPSTREAM_URL":                  "https://idp.internal:8443/auth",
 		"PARJARM_ISSUER":                        "https://login.example.com/realms/bank",
 		"PARJARM_PUBLIC_URL":                    "https://gw.example.com/",
@@ -240,6 +250,22 @@ func full() map[string]string {
 		"PARJARM_LOG_LEVEL":                     "debug",
 		"PARJARM_LOG_FORMAT":                    "console",
 	}
+	for k, v := range fullTLS {
+		m[k] = v
+	}
+	return m
+}
+
+// fullTLS sets the TLS and client certificate variables of full.
+var fullTLS = map[string]string{
+	"PARJARM_TLS_CERT_FILE":                      "/etc/parjarm/tls/tls.crt",
+	"PARJARM_TLS_KEY_FILE":                       "/etc/parjarm/tls/tls.key",
+	"PARJARM_TLS_CLIENT_CA_FILE":                 "/etc/parjarm/tls/clients-ca.pem",
+	"PARJARM_CLIENT_CERT_HEADER":                 "X-SSL-Client-Cert",
+	"PARJARM_CLIENT_CERT_HEADER_FORMAT":          "nginx",
+	"PARJARM_UPSTREAM_CLIENT_CERT_HEADER":        "X-Client-Cert",
+	"PARJARM_UPSTREAM_CLIENT_CERT_HEADER_FORMAT": "envoy",
+	"PARJARM_MTLS_PUBLIC_URL":                    "https://matls-gw.example.com",
 }
 
 func TestLoadReadsAFullEnvironment(t *testing.T) {
@@ -297,6 +323,14 @@ func TestLoadReadsAFullEnvironment(t *testing.T) {
 		{"PARJARM_UPSTREAM_REENTRY_PARAMS", func(c *Config) any { return c.UpstreamReentryParams }, []string{"session_ticket"}},
 		{"PARJARM_TRUSTED_PROXIES", func(c *Config) any { return c.TrustedProxies },
 			[]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}},
+		{"PARJARM_TLS_CERT_FILE", func(c *Config) any { return c.TLSCertFile }, "/etc/parjarm/tls/tls.crt"},
+		{"PARJARM_TLS_KEY_FILE", func(c *Config) any { return c.TLSKeyFile }, "/etc/parjarm/tls/tls.key"},
+		{"PARJARM_TLS_CLIENT_CA_FILE", func(c *Config) any { return c.TLSClientCAFile }, "/etc/parjarm/tls/clients-ca.pem"},
+		{"PARJARM_CLIENT_CERT_HEADER", func(c *Config) any { return c.ClientCertHeader }, "X-SSL-Client-Cert"},
+		{"PARJARM_CLIENT_CERT_HEADER_FORMAT", func(c *Config) any { return c.ClientCertHeaderFormat }, tlsauth.FormatNginx},
+		{"PARJARM_UPSTREAM_CLIENT_CERT_HEADER", func(c *Config) any { return c.UpstreamClientCertHeader }, "X-Client-Cert"},
+		{"PARJARM_UPSTREAM_CLIENT_CERT_HEADER_FORMAT", func(c *Config) any { return c.UpstreamClientCertHeaderFormat }, tlsauth.FormatEnvoy},
+		{"PARJARM_MTLS_PUBLIC_URL", func(c *Config) any { return c.MTLSPublicURL }, mustURL(t, "https://matls-gw.example.com")},
 		{"PARJARM_RATE_LIMIT", func(c *Config) any { return c.RateLimit }, 12.5},
 		{"PARJARM_RATE_LIMIT_BURST", func(c *Config) any { return c.RateLimitBurst }, 40},
 		{"PARJARM_RATE_LIMIT_IPV6_PREFIX", func(c *Config) any { return c.RateLimitIPv6Prefix }, 56},

@@ -15,6 +15,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/parjarm/parjarm/tlsauth"
 )
 
 // jarmSigningAlgs are the algorithms PARJARM_DEFAULT_SIGNING_ALG may name:
@@ -168,6 +170,8 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	c.validateTLS(&p)
+
 	if c.RateLimit < 0 || c.RateLimit > 1e6 || c.RateLimit != c.RateLimit {
 		p.add("RATE_LIMIT", "%v is out of range; use 0 (off) or a rate per second such as 10", c.RateLimit)
 	}
@@ -189,6 +193,62 @@ func (c *Config) Validate() error {
 
 	c.validateNumbers(&p)
 	return errors.Join(sortByVar(p)...)
+}
+
+// validateTLS checks the TLS listener and the client certificate sources.
+func (c *Config) validateTLS(p *problems) {
+	switch {
+	case c.TLSCertFile != "" && c.TLSKeyFile == "":
+		p.add("TLS_KEY_FILE", "is required with PARJARM_TLS_CERT_FILE; set it to the certificate's PEM private key")
+	case c.TLSCertFile == "" && c.TLSKeyFile != "":
+		p.add("TLS_CERT_FILE", "is required with PARJARM_TLS_KEY_FILE; set it to the PEM certificate (chain allowed)")
+	}
+	certsSeen := c.TLSCertFile != "" || c.ClientCertHeader != ""
+	if c.TLSClientCAFile != "" && !certsSeen {
+		p.add("TLS_CLIENT_CA_FILE", "is set but the gateway sees no client certificates; set PARJARM_TLS_CERT_FILE (the gateway terminates TLS) or PARJARM_CLIENT_CERT_HEADER (a TLS terminator forwards them)")
+	}
+	for _, h := range []struct{ name, value string }{
+		{"CLIENT_CERT_HEADER", c.ClientCertHeader},
+		{"UPSTREAM_CLIENT_CERT_HEADER", c.UpstreamClientCertHeader},
+	} {
+		if h.value != "" && !validHeaderName(h.value) {
+			p.add(h.name, "%q is not a header name; use letters, digits and dashes, such as X-SSL-Client-Cert", h.value)
+		}
+	}
+	if c.ClientCertHeader != "" && len(c.TrustedProxies) == 0 {
+		p.add("CLIENT_CERT_HEADER", "is set but PARJARM_TRUSTED_PROXIES is empty, so the header is never believed; list the TLS terminator's addresses in PARJARM_TRUSTED_PROXIES")
+	}
+	if c.UpstreamClientCertHeader != "" && !certsSeen {
+		p.add("UPSTREAM_CLIENT_CERT_HEADER", "is set but the gateway sees no client certificates; set PARJARM_TLS_CERT_FILE or PARJARM_CLIENT_CERT_HEADER")
+	}
+	for _, f := range []struct {
+		name   string
+		format tlsauth.Format
+	}{
+		{"CLIENT_CERT_HEADER_FORMAT", c.ClientCertHeaderFormat},
+		{"UPSTREAM_CLIENT_CERT_HEADER_FORMAT", c.UpstreamClientCertHeaderFormat},
+	} {
+		if !f.format.Valid() {
+			p.add(f.name, "%q is not a format; use rfc9440, nginx or envoy", f.format)
+		}
+	}
+	if c.MTLSPublicURL != nil {
+		p.checkURL("MTLS_PUBLIC_URL", c.MTLSPublicURL, !c.AllowInsecureHTTP)
+		if !certsSeen {
+			p.add("MTLS_PUBLIC_URL", "is set but the gateway sees no client certificates; set PARJARM_TLS_CERT_FILE or PARJARM_CLIENT_CERT_HEADER")
+		}
+	}
+}
+
+// validHeaderName reports whether s is an HTTP field name (RFC 9110,
+// section 5.1: a token) made of letters, digits, "-" and "_".
+func validHeaderName(s string) bool {
+	for _, r := range s {
+		if !(r == '-' || r == '_' || ('0' <= r && r <= '9') || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z')) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // validateRedis checks the store selection: at most one of REDIS_URL,

@@ -33,6 +33,9 @@ type Endpoint struct {
 	Path string
 	// Var is the setting that places it, for start-up errors.
 	Var string
+	// Alias marks the RFC 8705, section 5 mTLS alias of the endpoint of
+	// the same Kind: published in mtls_endpoint_aliases.
+	Alias bool
 }
 
 // EndpointsConfig is what places the gateway's endpoints.
@@ -49,6 +52,13 @@ type EndpointsConfig struct {
 	PARPath string
 	// JWKSPath is the key set's path below the public URL's path (same rule).
 	JWKSPath string
+	// MTLS publishes mTLS endpoint aliases (RFC 8705, section 5): the
+	// gateway sees client certificates.
+	MTLS bool
+	// MTLSPublicURL is the base URL of the aliases (PARJARM_MTLS_PUBLIC_URL);
+	// nil means PublicURL. The same listener serves both, so an alias with
+	// the same path as its endpoint is that endpoint.
+	MTLSPublicURL *url.URL
 	// Upstream are the upstream's endpoints that clients reach through the
 	// gateway (the authorization endpoint, which the gateway intercepts,
 	// the token endpoint, …): no published endpoint may hide one.
@@ -117,6 +127,11 @@ func NewEndpoints(c EndpointsConfig) (*Endpoints, error) {
 	if err := e.add(e.published(EndpointJWKS, c.JWKSPath, "PARJARM_JWKS_PATH")); err != nil {
 		return nil, err
 	}
+	if c.MTLS && c.PARPath != "" {
+		if err := e.addAlias(c.MTLSPublicURL, EndpointPAR, c.PARPath); err != nil {
+			return nil, err
+		}
+	}
 
 	for _, up := range c.Upstream {
 		for _, ep := range e.list {
@@ -160,13 +175,35 @@ func UpstreamEndpoints(doc map[string]any, upstream *url.URL, publicURL, issuer 
 
 // published places a gateway endpoint at rel below the public URL's path.
 func (e *Endpoints) published(kind, rel, variable string) Endpoint {
-	base := strings.TrimSuffix(e.public.Path, "/")
+	return placed(e.public, kind, rel, variable)
+}
+
+// placed places an endpoint at rel below base's path.
+func placed(base *url.URL, kind, rel, variable string) Endpoint {
+	bp := strings.TrimSuffix(base.Path, "/")
 	p := rel
-	if base != "" && !strings.HasPrefix(rel, base+"/") {
-		p = base + rel
+	if bp != "" && !strings.HasPrefix(rel, bp+"/") {
+		p = bp + rel
 	}
-	u := url.URL{Scheme: e.public.Scheme, Host: e.public.Host, Path: p}
+	u := url.URL{Scheme: base.Scheme, Host: base.Host, Path: p}
 	return Endpoint{Kind: kind, URL: u.String(), Path: p, Var: variable}
+}
+
+// addAlias adds the mTLS alias of the kind endpoint, at rel below base (nil:
+// the public URL). An alias served at its endpoint's own path is routed as
+// that endpoint; at another path it gets a row of its own.
+func (e *Endpoints) addAlias(base *url.URL, kind, rel string) error {
+	variable := "PARJARM_MTLS_PUBLIC_URL"
+	if base == nil {
+		base, variable = e.public, "PARJARM_PUBLIC_URL"
+	}
+	ep := placed(base, kind, rel, variable)
+	ep.Alias = true
+	if i, ok := e.byPath[ep.Path]; ok && e.list[i].Kind == kind {
+		e.list = append(e.list, ep)
+		return nil
+	}
+	return e.add(ep)
 }
 
 func (e *Endpoints) add(ep Endpoint) error {
@@ -194,11 +231,21 @@ func (e *Endpoints) Lookup(p string) (Endpoint, bool) {
 
 // URL returns the published URL of the first endpoint of kind, or "".
 func (e *Endpoints) URL(kind string) string {
+	return e.find(kind, false)
+}
+
+// AliasURL returns the published mTLS alias (RFC 8705, section 5) of the
+// endpoint of kind, or "".
+func (e *Endpoints) AliasURL(kind string) string {
+	return e.find(kind, true)
+}
+
+func (e *Endpoints) find(kind string, alias bool) string {
 	if e == nil {
 		return ""
 	}
 	for _, ep := range e.list {
-		if ep.Kind == kind {
+		if ep.Kind == kind && ep.Alias == alias {
 			return ep.URL
 		}
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/parjarm/parjarm/metrics"
 	"github.com/parjarm/parjarm/oauth"
 	"github.com/parjarm/parjarm/par"
+	"github.com/parjarm/parjarm/tlsauth"
 )
 
 // PAR is what the gateway needs of the par package.
@@ -107,6 +108,16 @@ type Options struct {
 	// Pages renders the error pages (the operator's template and
 	// languages); nil means the built-in pages.
 	Pages *errpage.Pages
+	// ClientCertHeaders are the headers a trusted TLS terminator passes
+	// client certificates in (PARJARM_CLIENT_CERT_HEADER): removed from
+	// every other peer's request before it goes upstream.
+	ClientCertHeaders []string
+	// UpstreamCertHeader names the header that carries the client
+	// certificate the gateway saw (tlsauth.Chain of the request) to the
+	// upstream, in UpstreamCertFormat; "" passes none. An incoming copy is
+	// always removed.
+	UpstreamCertHeader string
+	UpstreamCertFormat tlsauth.Format
 }
 
 // Gateway is the public HTTP handler.
@@ -251,6 +262,7 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 		}
 		pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 	}
+	g.rewriteClientCert(pr, trusted)
 	pr.SetURL(g.opts.Upstream)
 	pr.SetXForwarded()
 	if trusted {
@@ -263,6 +275,47 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	}
 	if g.opts.PreserveHost {
 		pr.Out.Host = pr.In.Host
+	}
+}
+
+// rewriteClientCert removes an untrusted peer's certificate headers and
+// any incoming copy of the upstream certificate header, then writes the
+// gateway's own: the chain the request arrived with, from the TLS
+// connection or a trusted proxy (RFC 8705 certificate-bound tokens at a
+// legacy token endpoint that reads its load balancer's header).
+func (g *Gateway) rewriteClientCert(pr *httputil.ProxyRequest, trusted bool) {
+	if !trusted {
+		for _, h := range g.opts.ClientCertHeaders {
+			deleteHeaderFolded(pr.Out.Header, h)
+		}
+	}
+	h := g.opts.UpstreamCertHeader
+	if h == "" {
+		return
+	}
+	rfc9440 := g.opts.UpstreamCertFormat == tlsauth.FormatRFC9440
+	deleteHeaderFolded(pr.Out.Header, h)
+	if rfc9440 {
+		deleteHeaderFolded(pr.Out.Header, tlsauth.ChainHeaderRFC9440)
+	}
+	v, chain := tlsauth.Encode(g.opts.UpstreamCertFormat, tlsauth.Chain(pr.In.Context()))
+	if v == "" {
+		return
+	}
+	pr.Out.Header.Set(h, v)
+	if rfc9440 && chain != "" {
+		pr.Out.Header.Set(tlsauth.ChainHeaderRFC9440, chain)
+	}
+}
+
+// deleteHeaderFolded removes every spelling of the header name (case, and
+// `_` for `-`, as upstreams read them alike).
+func deleteHeaderFolded(h http.Header, name string) {
+	n := foldHeaderName(name)
+	for k := range h {
+		if foldHeaderName(k) == n {
+			delete(h, k)
+		}
 	}
 }
 

@@ -36,6 +36,7 @@ func RewriteDiscovery(upstream map[string]any, o Options) map[string]any {
 		delete(doc, "pushed_authorization_request_endpoint")
 		delete(doc, "require_pushed_authorization_requests")
 	}
+	rewriteMTLSAliases(doc, upstream, o)
 	if o.JARMEnabled {
 		// RFC 8414 section 2: the default is ["query", "fragment"].
 		modes := []string{flow.ModeQuery, flow.ModeFragment}
@@ -67,6 +68,34 @@ func RewriteDiscovery(upstream map[string]any, o Options) map[string]any {
 		doc["jwks_uri"] = jwks
 	}
 	return doc
+}
+
+// rewriteMTLSAliases writes mtls_endpoint_aliases (RFC 8705, section 5):
+// the upstream's aliases, mapped to the public URL as its other endpoints
+// are, with the gateway's PAR alias from the endpoints table. An upstream
+// alias of a PAR endpoint the gateway does not serve is removed.
+// tls_client_certificate_bound_access_tokens and
+// token_endpoint_auth_methods_supported describe the upstream's token
+// endpoint and pass through unchanged.
+func rewriteMTLSAliases(doc, upstream map[string]any, o Options) {
+	aliases := map[string]any{}
+	if up, ok := upstream["mtls_endpoint_aliases"].(map[string]any); ok {
+		for k, v := range up {
+			if s, ok := v.(string); ok {
+				v = PublicEndpoint(o.Upstream, o.PublicURL, s)
+			}
+			aliases[k] = v
+		}
+	}
+	delete(aliases, EndpointPAR)
+	if alias := o.Endpoints.AliasURL(EndpointPAR); o.PAREnabled && alias != "" {
+		aliases[EndpointPAR] = alias
+	}
+	if len(aliases) == 0 {
+		delete(doc, "mtls_endpoint_aliases")
+		return
+	}
+	doc["mtls_endpoint_aliases"] = aliases
 }
 
 func (g *Gateway) serveDiscovery(w http.ResponseWriter, r *http.Request) {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -28,6 +30,7 @@ import (
 	"github.com/parjarm/parjarm/par"
 	"github.com/parjarm/parjarm/proxy"
 	"github.com/parjarm/parjarm/store"
+	"github.com/parjarm/parjarm/tlsauth"
 )
 
 // run wires the gateway in order — configuration, logger, store, clients,
@@ -67,6 +70,10 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		return err
 	}
 	pages, err := loadPages(cfg)
+	if err != nil {
+		return err
+	}
+	serverCerts, clientCAs, err := loadTLS(cfg, log)
 	if err != nil {
 		return err
 	}
@@ -203,6 +210,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		},
 		Algorithms: cfg.SigningAlgsAllowed,
 		ClockSkew:  cfg.ClockSkew,
+		ClientCAs:  clientCAs,
 	}
 	parSvc := par.New(par.Options{
 		Issuer:                     issuer,
@@ -272,11 +280,28 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		TokenPath:             tokenPath,
 		Codes:                 codes,
 		Limiter:               proxy.NewLimiter(cfg.RateLimit, cfg.RateLimitBurst, cfg.RateLimitIPv6Prefix, nil),
+		ClientCertHeaders:     clientCertHeaders(cfg),
+		UpstreamCertHeader:    cfg.UpstreamClientCertHeader,
+		UpstreamCertFormat:    cfg.UpstreamClientCertHeaderFormat,
 	}, disc, parSvc, encoder, reg, flow.NewTracker(st, cfg.TransactionTTL, nil), transport, m, log.Named("proxy"))
 
+	var tlsCfg *tls.Config
+	if serverCerts != nil {
+		tlsCfg = tlsauth.ServerConfig(serverCerts, mtlsHosts(cfg, publicURL, issuer)...)
+	}
+	// Every request's client certificate (TLS connection or trusted
+	// proxy's header) goes into its context before anything reads it.
+	certs := &tlsauth.Source{
+		Header: cfg.ClientCertHeader, Format: cfg.ClientCertHeaderFormat, TrustedProxies: cfg.TrustedProxies,
+		OnMalformed: func(r *http.Request, err error) {
+			log.Warn("a trusted proxy sent a client certificate header that does not parse; the request has no certificate",
+				zap.String("header", cfg.ClientCertHeader), zap.String("path", r.URL.Path), zap.Error(err))
+		},
+	}
 	public := &http.Server{
 		Addr:              cfg.ListenAddr,
-		Handler:           gw,
+		Handler:           certs.Handler(gw),
+		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
@@ -298,6 +323,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		zap.String("authorization_path", authzPath), zap.String("par_endpoint", parEndpoint),
 		zap.Bool("par", cfg.PAREnabled), zap.Bool("jarm", cfg.JARMEnabled), zap.Bool("require_par", cfg.RequirePAR),
 		zap.Bool("token_endpoint_pkce", pkceEnforced), zap.String("token_path", tokenPath),
+		zap.Bool("tls", tlsCfg != nil), zap.String("mtls_par_endpoint", endpoints.AliasURL(proxy.EndpointPAR)),
 		zap.Int("clients", reg.Len()), zap.String("store", cfg.StoreKind()))
 	return serve(ctx, log, cfg.ShutdownTimeout, public, admin)
 }
@@ -306,7 +332,8 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 // the key set below the public URL, discovery from the issuer, none on the
 // upstream's endpoints up.
 func endpointsConfig(cfg *config.Config, issuer string, public *url.URL, up []proxy.UpstreamEndpoint) proxy.EndpointsConfig {
-	c := proxy.EndpointsConfig{Issuer: issuer, PublicURL: public, JWKSPath: cfg.JWKSPath, Upstream: up}
+	c := proxy.EndpointsConfig{Issuer: issuer, PublicURL: public, JWKSPath: cfg.JWKSPath, Upstream: up,
+		MTLS: seesClientCerts(cfg), MTLSPublicURL: cfg.MTLSPublicURL}
 	if cfg.PAREnabled {
 		c.PARPath = cfg.PARPath
 	}
@@ -350,7 +377,14 @@ func serve(ctx context.Context, log *zap.Logger, timeout time.Duration, servers 
 			return fmt.Errorf("listen on %s: %w", s.Addr, err)
 		}
 		go func() {
-			if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			var err error
+			if s.TLSConfig != nil {
+				// The certificate comes from TLSConfig.GetCertificate.
+				err = s.ServeTLS(ln, "", "")
+			} else {
+				err = s.Serve(ln)
+			}
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("server on %s: %w", s.Addr, err)
 			}
 		}()
@@ -388,6 +422,64 @@ func newLogger(cfg *config.Config, out io.Writer) (*zap.Logger, error) {
 		enc = zapcore.NewJSONEncoder(ec)
 	}
 	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(out), level)), nil
+}
+
+// seesClientCerts reports whether the gateway receives client
+// certificates: it terminates TLS, or a TLS terminator forwards them.
+func seesClientCerts(cfg *config.Config) bool {
+	return cfg.TLSCertFile != "" || cfg.ClientCertHeader != ""
+}
+
+// clientCertHeaders are the certificate headers a trusted TLS terminator
+// sends, which no other peer may.
+func clientCertHeaders(cfg *config.Config) []string {
+	if cfg.ClientCertHeader == "" {
+		return nil
+	}
+	h := []string{cfg.ClientCertHeader}
+	if cfg.ClientCertHeaderFormat == tlsauth.FormatRFC9440 {
+		h = append(h, tlsauth.ChainHeaderRFC9440)
+	}
+	return h
+}
+
+// mtlsHosts are the hosts whose TLS clients are asked for certificates:
+// the PARJARM_MTLS_PUBLIC_URL host when it is a host of its own, else every
+// host (none listed).
+func mtlsHosts(cfg *config.Config, publicURL, issuer string) []string {
+	if cfg.MTLSPublicURL == nil {
+		return nil
+	}
+	h := cfg.MTLSPublicURL.Hostname()
+	for _, s := range []string{publicURL, issuer} {
+		if u, err := url.Parse(s); err == nil && strings.EqualFold(u.Hostname(), h) {
+			return nil
+		}
+	}
+	return []string{h}
+}
+
+// loadTLS reads the listener's certificate (reloaded when its files
+// change) and the client CAs. Both are nil when not configured.
+func loadTLS(cfg *config.Config, log *zap.Logger) (*tlsauth.CertReloader, *x509.CertPool, error) {
+	var certs *tlsauth.CertReloader
+	if cfg.TLSCertFile != "" {
+		var err error
+		if certs, err = tlsauth.NewCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile); err != nil {
+			return nil, nil, fmt.Errorf("PARJARM_TLS_CERT_FILE: %w", err)
+		}
+		certs.OnError = func(err error) {
+			log.Warn("TLS certificate reload failed; serving the previous certificate", zap.Error(err))
+		}
+	}
+	var pool *x509.CertPool
+	if cfg.TLSClientCAFile != "" {
+		var err error
+		if pool, err = tlsauth.LoadCAs(cfg.TLSClientCAFile); err != nil {
+			return nil, nil, fmt.Errorf("PARJARM_TLS_CLIENT_CA_FILE: %w", err)
+		}
+	}
+	return certs, pool, nil
 }
 
 func loadClients(cfg *config.Config) (*client.Registry, error) {

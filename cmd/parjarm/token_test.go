@@ -1,33 +1,13 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 )
-
-// startGateway runs the gateway with env in front of up until the test ends.
-func startGateway(t *testing.T, env map[string]string) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var out syncBuffer
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, env, &out) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			t.Error("no shutdown")
-		}
-	})
-	waitReady(t, "http://"+env["PARJARM_ADMIN_ADDR"]+"/readyz", done)
-}
 
 // TestRunInterceptsTheTokenEndpointOfAnUpstreamWithoutPKCE: the upstream
 // names its token endpoint on its internal address and advertises no
