@@ -255,6 +255,7 @@ func validate(c *Client, p *problems) {
 			c.PARLifetime, minPARLifetime, maxPARLifetime)
 	}
 	validateJARM(c, p)
+	validateProfile(c, p)
 	for _, f := range []struct{ name, alg string }{
 		{"request_object_signing_alg", c.RequestObjectSigningAlg},
 		{"token_endpoint_auth_signing_alg", c.TokenEndpointAuthSigningAlg},
