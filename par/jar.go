@@ -26,6 +26,10 @@ type requestObject struct {
 	params url.Values
 	jti    string
 	exp    time.Time
+	// nbf is zero when the request object has none; alg is its signature
+	// algorithm. The FAPI profiles check both (profile.CheckPush).
+	nbf time.Time
+	alg string
 }
 
 // claimRules are the checks a request object's claims must pass.
@@ -59,7 +63,7 @@ func (s *Service) verifyRequestObject(ctx context.Context, raw string, c *client
 	if err != nil {
 		return nil, err
 	}
-	return checkClaims(claims, claimRules{
+	ro, err := checkClaims(claims, claimRules{
 		issuer:    s.opts.Issuer,
 		clientID:  c.ID,
 		now:       s.Now(),
@@ -67,6 +71,11 @@ func (s *Service) verifyRequestObject(ctx context.Context, raw string, c *client
 		skew:      s.opts.ClockSkew,
 		maxParams: s.opts.MaxParams,
 	})
+	if err != nil {
+		return nil, err
+	}
+	ro.alg = tok.Signatures[0].Header.Algorithm
+	return ro, nil
 }
 
 // invalidator is implemented by a KeySource that caches jwks_uri
@@ -227,9 +236,10 @@ func checkClaims(claims map[string]any, r claimRules) (*requestObject, error) {
 		return nil, invalid("request object has expired")
 	}
 	start := r.now
+	var nbf time.Time
 	if v, present := claims["nbf"]; present {
-		nbf, ok := numericDate(v)
-		if !ok {
+		var ok bool
+		if nbf, ok = numericDate(v); !ok {
 			return nil, invalid("request object nbf is malformed")
 		}
 		if nbf.After(r.now.Add(r.skew)) {
@@ -251,7 +261,7 @@ func checkClaims(claims map[string]any, r claimRules) (*requestObject, error) {
 			return nil, invalid("request object iat is malformed or in the future")
 		}
 	}
-	ro := &requestObject{exp: exp}
+	ro := &requestObject{exp: exp, nbf: nbf}
 	if v, present := claims["jti"]; present {
 		jti, ok := v.(string)
 		if !ok || jti == "" {
