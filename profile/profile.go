@@ -75,6 +75,19 @@ func (n Name) fapi2() bool { return n == FAPI2Security || n == FAPI2MessageSigni
 // unread): documented in the README.
 func (n Name) RequiresPAR() bool { return n != None }
 
+// PARRule names the rule that makes the profile require PAR, for the
+// description of a refused authorization request that was not pushed; ""
+// for None.
+func (n Name) PARRule() string {
+	switch {
+	case n.fapi2():
+		return n.Title() + " 5.3.2.2"
+	case n == FAPI1Advanced:
+		return n.Title() + " 5.2.2-1 (the gateway verifies request objects at its PAR endpoint only)"
+	}
+	return ""
+}
+
 // RequiresSignedRequestObject reports whether a push must carry a signed
 // request object: FAPI 2.0 Message Signing section 5.3.2; FAPI 1.0
 // Advanced section 5.2.2-1.

@@ -208,3 +208,19 @@ func TestLifetime(t *testing.T) {
 		t.Errorf("no profile: %v", got)
 	}
 }
+
+func TestPARRule(t *testing.T) {
+	for n, want := range map[Name]string{
+		None:                "",
+		FAPI2Security:       "FAPI 2.0 Security Profile 5.3.2.2",
+		FAPI2MessageSigning: "FAPI 2.0 Message Signing 5.3.2.2",
+		FAPI1Advanced:       "FAPI 1.0 Advanced 5.2.2-1 (the gateway verifies request objects at its PAR endpoint only)",
+	} {
+		if got := n.PARRule(); got != want {
+			t.Errorf("%q.PARRule() = %q, want %q", n, got, want)
+		}
+		if n.RequiresPAR() != (want != "") {
+			t.Errorf("%q.RequiresPAR() = %v", n, n.RequiresPAR())
+		}
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/parjarm/parjarm/client"
 	"github.com/parjarm/parjarm/flow"
 	"github.com/parjarm/parjarm/metrics"
+	"github.com/parjarm/parjarm/profile"
 	"github.com/parjarm/parjarm/oauth"
 	"github.com/parjarm/parjarm/par"
 )
@@ -88,6 +89,10 @@ type Options struct {
 	// Limiter limits PAR pushes and authorization requests per client
 	// address; nil means no limit.
 	Limiter *Limiter
+	// Profile is the gateway's FAPI profile (PARJARM_PROFILE): discovery
+	// advertises what it allows (profile.Advertise). It implies RequirePAR,
+	// which the caller sets.
+	Profile profile.Name
 }
 
 // Gateway is the public HTTP handler.
