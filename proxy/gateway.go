@@ -23,9 +23,9 @@ import (
 	"github.com/parjarm/parjarm/client"
 	"github.com/parjarm/parjarm/flow"
 	"github.com/parjarm/parjarm/metrics"
-	"github.com/parjarm/parjarm/profile"
 	"github.com/parjarm/parjarm/oauth"
 	"github.com/parjarm/parjarm/par"
+	"github.com/parjarm/parjarm/profile"
 )
 
 // PAR is what the gateway needs of the par package.
