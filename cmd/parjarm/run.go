@@ -190,7 +190,10 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		},
 		Algorithms: cfg.SigningAlgsAllowed,
 		ClockSkew:  cfg.ClockSkew,
+		Profile:    cfg.Profile,
 	}
+	// Every FAPI profile requires pushed requests (profile.Name.RequiresPAR).
+	requirePAR := cfg.RequirePAR || cfg.Profile.RequiresPAR()
 	parSvc := par.New(par.Options{
 		Issuer:                     issuer,
 		PAREndpoint:                parEndpoint,
@@ -198,7 +201,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		CompletionWindow:           cfg.TransactionTTL,
 		MaxBodyBytes:               cfg.PARMaxBodyBytes,
 		MaxParams:                  cfg.MaxParams,
-		RequirePAR:                 cfg.RequirePAR,
+		RequirePAR:                 requirePAR,
 		RequirePKCE:                cfg.RequirePKCE,
 		RequireSignedRequestObject: cfg.RequireSignedRequestObject,
 		Algorithms:                 cfg.SigningAlgsAllowed,
@@ -206,6 +209,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		ClockSkew:                  cfg.ClockSkew,
 		JARM:                       cfg.JARMEnabled,
 		ResponseTypes:              meta.ResponseTypes,
+		Profile:                    cfg.Profile,
 	}, reg, auth, fetcher, st, m, log.Named("par"))
 
 	var encoder proxy.Encoder
@@ -215,6 +219,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 			Issuer:     issuer,
 			Lifetime:   cfg.JARMLifetime,
 			DefaultAlg: string(cfg.DefaultSigningAlg),
+			Profile:    cfg.Profile,
 		})
 		if err != nil {
 			return fmt.Errorf("PARJARM_DEFAULT_SIGNING_ALG: %w", err)
@@ -231,7 +236,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		PAREnabled:            cfg.PAREnabled,
 		JARMEnabled:           cfg.JARMEnabled,
 		Endpoints:             endpoints,
-		RequirePAR:            cfg.RequirePAR,
+		RequirePAR:            requirePAR,
 		AuthorizationPath:     authzPath,
 		PreserveHost:          cfg.UpstreamPreserveHost,
 		ReentryParams:         cfg.UpstreamReentryParams,
@@ -243,6 +248,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		Metadata:              jarmMeta,
 		Keys:                  keys.Public(),
 		Limiter:               proxy.NewLimiter(cfg.RateLimit, cfg.RateLimitBurst, cfg.RateLimitIPv6Prefix, nil),
+		Profile:               cfg.Profile,
 	}, disc, parSvc, encoder, reg, flow.NewTracker(st, cfg.TransactionTTL, nil), transport, m, log.Named("proxy"))
 
 	public := &http.Server{
@@ -267,7 +273,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		zap.String("listen", cfg.ListenAddr), zap.String("admin", cfg.AdminAddr),
 		zap.String("issuer", issuer), zap.String("upstream", cfg.UpstreamURL.Redacted()),
 		zap.String("authorization_path", authzPath), zap.String("par_endpoint", parEndpoint),
-		zap.Bool("par", cfg.PAREnabled), zap.Bool("jarm", cfg.JARMEnabled), zap.Bool("require_par", cfg.RequirePAR),
+		zap.Bool("par", cfg.PAREnabled), zap.Bool("jarm", cfg.JARMEnabled), zap.Bool("require_par", requirePAR), zap.String("profile", string(cfg.Profile)),
 		zap.Int("clients", reg.Len()), zap.String("store", cfg.StoreKind()))
 	return serve(ctx, log, cfg.ShutdownTimeout, public, admin)
 }
@@ -350,6 +356,10 @@ func loadClients(cfg *config.Config) (*client.Registry, error) {
 	}
 	reg, err := client.Load(cfg.ClientsFile)
 	if err != nil {
+		return nil, fmt.Errorf("PARJARM_CLIENTS_FILE: %w", err)
+	}
+	// Clients without a fapi_profile of their own are held to the gateway's.
+	if err := reg.CheckProfile(cfg.Profile); err != nil {
 		return nil, fmt.Errorf("PARJARM_CLIENTS_FILE: %w", err)
 	}
 	return reg, nil
