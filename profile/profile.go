@@ -5,7 +5,7 @@
 // carried it, or the client's metadata; each refusal is an *oauth.Error
 // whose description names the profile and the section of the rule.
 //
-// The package imports no other parjarm package but oauth: the client
+// The package imports no parjarm package but oauth and authreq: the client
 // registry, the PAR service, the JARM encoder and the proxy all ask it.
 package profile
 

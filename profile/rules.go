@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parjarm/parjarm/authreq"
 	"github.com/parjarm/parjarm/oauth"
 )
 
@@ -85,7 +86,7 @@ func ruleResponseMode(n Name, r Request) error {
 	if n.RequiresJARM() {
 		return oauth.ErrInvalidRequest.WithDescription("%s", n.rule("5.4.2", "a JWT response_mode (JARM) is required"))
 	}
-	return oauth.ErrInvalidRequest.WithDescription("%s", n.rule("5.3.2.2", "response_mode %q is not allowed", truncate(r.ResponseMode)))
+	return oauth.ErrInvalidRequest.WithDescription("%s", n.rule("5.3.2.2", "response_mode %q is not allowed", authreq.Truncate(r.ResponseMode)))
 }
 
 // ruleRedirectURI: redirect_uri is required and uses https (FAPI 2.0
@@ -167,7 +168,7 @@ func CheckPush(n Name, p Push) error {
 		algSection = "8.6"
 	}
 	if !n.AllowsAlg(p.Alg) {
-		return oauth.ErrInvalidRequestObject.WithDescription("%s", n.rule(algSection, "request object alg %s is not allowed: use %s", truncate(p.Alg), strings.Join(n.Algorithms(), ", ")))
+		return oauth.ErrInvalidRequestObject.WithDescription("%s", n.rule(algSection, "request object alg %s is not allowed: use %s", authreq.Truncate(p.Alg), strings.Join(n.Algorithms(), ", ")))
 	}
 	nbfSection, expSection := section, section
 	if n == FAPI1Advanced {
@@ -196,7 +197,7 @@ func CheckAuthMethod(n Name, method string) error {
 	if n == FAPI1Advanced {
 		section = "5.2.2-14"
 	}
-	return oauth.ErrInvalidClient.WithDescription("%s", n.rule(section, "client authentication must be private_key_jwt or mTLS, not %s", truncate(method)))
+	return oauth.ErrInvalidClient.WithDescription("%s", n.rule(section, "client authentication must be private_key_jwt or mTLS, not %s", authreq.Truncate(method)))
 }
 
 // CheckAssertion applies the profile to a verified client assertion: its
@@ -212,19 +213,10 @@ func CheckAssertion(n Name, alg string, aud []string, issuer string) error {
 		if n == FAPI1Advanced {
 			section = "8.6"
 		}
-		return oauth.ErrInvalidClient.WithDescription("%s", n.rule(section, "client_assertion alg %s is not allowed: use %s", truncate(alg), strings.Join(n.Algorithms(), ", ")))
+		return oauth.ErrInvalidClient.WithDescription("%s", n.rule(section, "client_assertion alg %s is not allowed: use %s", authreq.Truncate(alg), strings.Join(n.Algorithms(), ", ")))
 	}
 	if n.IssuerOnlyAudience() && (len(aud) != 1 || issuer == "" || aud[0] != issuer) {
 		return oauth.ErrInvalidClient.WithDescription("%s", n.rule("5.3.2.1", "client_assertion aud must be the issuer as its sole value"))
 	}
 	return nil
-}
-
-// truncate bounds a request value quoted in a description.
-func truncate(s string) string {
-	const maxLen = 64
-	if len(s) > maxLen {
-		return s[:maxLen] + "…"
-	}
-	return s
 }
