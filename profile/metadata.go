@@ -58,6 +58,7 @@ type Problem struct {
 	Field, Message string
 }
 
+// String returns "field: message".
 func (p Problem) String() string { return fmt.Sprintf("%s: %s", p.Field, p.Message) }
 
 func sectionAuth(n Name) string {
