@@ -29,7 +29,7 @@ type requestObject struct {
 	// nbf is zero when the request object has none; alg is its signature
 	// algorithm. The FAPI profiles check both (profile.CheckPush).
 	nbf time.Time
-	alg string
+	alg jose.SignatureAlgorithm
 }
 
 // claimRules are the checks a request object's claims must pass.
@@ -74,7 +74,7 @@ func (s *Service) verifyRequestObject(ctx context.Context, raw string, c *client
 	if err != nil {
 		return nil, err
 	}
-	ro.alg = tok.Signatures[0].Header.Algorithm
+	ro.alg = jose.SignatureAlgorithm(tok.Signatures[0].Header.Algorithm)
 	return ro, nil
 }
 

@@ -241,5 +241,5 @@ func (ro *requestObject) push(now time.Time) profile.Push {
 	if ro == nil {
 		return profile.Push{Now: now}
 	}
-	return profile.Push{Signed: true, Alg: ro.alg, NBF: ro.nbf, Exp: ro.exp, Now: now}
+	return profile.Push{Signed: true, Alg: string(ro.alg), NBF: ro.nbf, Exp: ro.exp, Now: now}
 }
