@@ -16,6 +16,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/parjarm/parjarm/oauth"
+	"github.com/parjarm/parjarm/profile"
 	"github.com/parjarm/parjarm/store"
 )
 
@@ -134,6 +135,9 @@ type Authenticator struct {
 	// ClientCAs are the trust anchors of tls_client_auth certificates (RFC
 	// 8705, section 2.1). Nil: no tls_client_auth client can authenticate.
 	ClientCAs *x509.CertPool
+	// Profile is the gateway's FAPI profile (PARJARM_PROFILE), for clients
+	// that register no fapi_profile of their own.
+	Profile profile.Name
 }
 
 // Error descriptions shown to clients. An unknown client, a wrong secret, a
@@ -224,6 +228,10 @@ func (a *Authenticator) Authenticate(ctx context.Context, authorization string, 
 		}
 	}
 	if err != nil {
+		return nil, method, err
+	}
+	// FAPI profiles allow private_key_jwt and mTLS only.
+	if err := profile.CheckAuthMethod(c.Profile.Or(a.Profile), string(method)); err != nil {
 		return nil, method, err
 	}
 	// RFC 7521 section 4.2, RFC 9126 section 2: a client_id parameter next
@@ -375,6 +383,10 @@ func (a *Authenticator) privateKeyJWT(ctx context.Context, form url.Values) (*Cl
 	// the same client.
 	if id, ok := form["client_id"]; ok && len(id) > 0 && id[0] != c.ID {
 		return nil, oauth.ErrInvalidRequest.WithDescription("client_id does not match the authenticated client")
+	}
+	// FAPI profiles narrow the algorithm and the aud (profile.CheckAssertion).
+	if err := profile.CheckAssertion(c.Profile.Or(a.Profile), alg, claims.Audience, a.Audience.Issuer); err != nil {
+		return nil, oauth.From(err)
 	}
 	if oerr := a.recordJTI(ctx, c.ID, claims.ID, exp); oerr != nil {
 		return nil, oerr

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/parjarm/parjarm/profile"
 )
 
 // Token endpoint authentication methods (RFC 7591, section 2).
@@ -86,6 +88,9 @@ type Client struct {
 	// RequirePKCE forces PKCE with S256 (parjarm extension). PKCE is always
 	// required for public clients (token_endpoint_auth_method "none").
 	RequirePKCE bool `json:"require_pkce,omitempty"`
+	// Profile (fapi_profile, parjarm extension) is the FAPI profile the
+	// client is held to; empty means the gateway's PARJARM_PROFILE.
+	Profile profile.Name `json:"fapi_profile,omitempty"`
 
 	// secretDigest is SHA-256 of the client's secret, from Secret or
 	// SecretHash. NewRegistry sets it; authentication compares digests so

@@ -257,6 +257,7 @@ func validate(c *Client, p *problems) {
 	}
 	validateJARM(c, p)
 	validateRequestObject(c, p)
+	validateProfile(c, p)
 	if alg := c.TokenEndpointAuthSigningAlg; alg != "" && !slices.Contains(asymmetricSigningAlgs, alg) {
 		p.add("token_endpoint_auth_signing_alg", "%q is not allowed: use one of %s (asymmetric only; never none)", alg, strings.Join(asymmetricSigningAlgs, ", "))
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/caarlos0/env/v11"
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/parjarm/parjarm/profile"
 	"github.com/parjarm/parjarm/tlsauth"
 )
 
@@ -201,6 +202,13 @@ type Config struct {
 	// RequireSignedRequestObject requires every push to carry a signed
 	// `request` object (RFC 9126 section 3, RFC 9101). Default false.
 	RequireSignedRequestObject bool `env:"REQUIRE_SIGNED_REQUEST_OBJECT" envDefault:"false"`
+
+	// Profile is the FAPI profile every client is held to unless it
+	// registers its own fapi_profile: fapi2-security, fapi2-message-signing
+	// or fapi1-advanced. It implies PAR, PKCE S256, private_key_jwt or mTLS,
+	// and the profile's algorithms (README "FAPI profiles"). Default empty
+	// (no profile).
+	Profile profile.Name `env:"PROFILE" envDefault:""`
 
 	// PARMaxBodyBytes bounds a push body; larger bodies get 413 (RFC 9126
 	// section 2.3). Between 1024 and 10485760. Default 65536.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/parjarm/parjarm/profile"
 	"github.com/parjarm/parjarm/tlsauth"
 )
 
@@ -134,6 +135,7 @@ func TestLoadAppliesEveryDefault(t *testing.T) {
 		{"PARJARM_REQUIRE_PAR", func(c *Config) any { return c.RequirePAR }, false},
 		{"PARJARM_REQUIRE_PKCE", func(c *Config) any { return c.RequirePKCE }, false},
 		{"PARJARM_REQUIRE_SIGNED_REQUEST_OBJECT", func(c *Config) any { return c.RequireSignedRequestObject }, false},
+		{"PARJARM_PROFILE", func(c *Config) any { return c.Profile }, profile.None},
 		{"PARJARM_PAR_MAX_BODY_BYTES", func(c *Config) any { return c.PARMaxBodyBytes }, int64(65536)},
 		{"PARJARM_MAX_PARAMS", func(c *Config) any { return c.MaxParams }, 100},
 		{"PARJARM_CLIENT_ASSERTION_AUDIENCE", func(c *Config) any { return c.ClientAssertionAudience }, AudienceAny},
@@ -215,6 +217,7 @@ func full() map[string]string {
 		"PARJARM_REQUIRE_PAR":                   "true",
 		"PARJARM_REQUIRE_PKCE":                  "true",
 		"PARJARM_REQUIRE_SIGNED_REQUEST_OBJECT": "true",
+		"PARJARM_PROFILE":                       "fapi1-advanced",
 		"PARJARM_PAR_MAX_BODY_BYTES":            "131072",
 		"PARJARM_MAX_PARAMS":                    "50",
 		"PARJARM_CLIENT_ASSERTION_AUDIENCE":     "issuer",
@@ -302,6 +305,7 @@ func TestLoadReadsAFullEnvironment(t *testing.T) {
 		{"PARJARM_REQUIRE_PAR", func(c *Config) any { return c.RequirePAR }, true},
 		{"PARJARM_REQUIRE_PKCE", func(c *Config) any { return c.RequirePKCE }, true},
 		{"PARJARM_REQUIRE_SIGNED_REQUEST_OBJECT", func(c *Config) any { return c.RequireSignedRequestObject }, true},
+		{"PARJARM_PROFILE", func(c *Config) any { return c.Profile }, profile.FAPI1Advanced},
 		{"PARJARM_PAR_MAX_BODY_BYTES", func(c *Config) any { return c.PARMaxBodyBytes }, int64(131072)},
 		{"PARJARM_MAX_PARAMS", func(c *Config) any { return c.MaxParams }, 50},
 		{"PARJARM_CLIENT_ASSERTION_AUDIENCE", func(c *Config) any { return c.ClientAssertionAudience }, AudienceIssuer},

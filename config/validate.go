@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/parjarm/parjarm/authreq"
+	"github.com/parjarm/parjarm/profile"
 	"net"
 	"net/url"
 	"path"
@@ -117,6 +118,8 @@ func (c *Config) Validate() error {
 	if c.RequireSignedRequestObject && !c.PAREnabled {
 		p.add("REQUIRE_SIGNED_REQUEST_OBJECT", "is true but PARJARM_PAR_ENABLED is false, and request objects are checked at the PAR endpoint only; enable PAR or set PARJARM_REQUIRE_SIGNED_REQUEST_OBJECT=false")
 	}
+
+	c.validateProfile(&p)
 
 	// Paths.
 	p.checkPath("PAR_PATH", c.PARPath)
@@ -519,4 +522,27 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// validateProfile checks PARJARM_PROFILE and what it needs of the other
+// variables: PAR (every profile requires pushed requests), JARM (FAPI 2.0
+// Message Signing section 5.4), a request_uri lifetime below 600 s.
+func (c *Config) validateProfile(p *problems) {
+	if _, err := profile.Parse(string(c.Profile)); err != nil {
+		p.add("PROFILE", "%v", err)
+		return
+	}
+	if c.Profile == profile.None {
+		return
+	}
+	if !c.PAREnabled {
+		p.add("PROFILE", "%s requires pushed authorization requests, but PARJARM_PAR_ENABLED is false; enable PAR", c.Profile)
+	}
+	if c.Profile.RequiresJARM() && !c.JARMEnabled {
+		p.add("PROFILE", "%s requires JARM responses, but PARJARM_JARM_ENABLED is false; enable JARM", c.Profile)
+	}
+	// Above 600 s the lifetime bounds already report it.
+	if c.PARLifetime == 600*time.Second {
+		p.add("PAR_LIFETIME", "%s is not below 600s, which PARJARM_PROFILE=%s requires (request_uri expires_in under 600 seconds); use at most 599s", fmtDur(c.PARLifetime, true), c.Profile)
+	}
 }

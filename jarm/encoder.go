@@ -18,6 +18,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/parjarm/parjarm/client"
+	"github.com/parjarm/parjarm/profile"
 )
 
 // Errors returned (wrapped, with the client and the algorithm) by Encode and
@@ -100,6 +101,11 @@ type Options struct {
 	DefaultAlg string
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Profile is the gateway's FAPI profile (PARJARM_PROFILE), for clients
+	// that register no fapi_profile: the JARM signing algorithm must be one
+	// it allows (profile.SigningAlg). NewEncoder refuses keys that can sign
+	// none of its algorithms.
+	Profile profile.Name
 }
 
 // Encoder turns authorization responses into JARM JWTs. It is safe for
@@ -111,6 +117,7 @@ type Encoder struct {
 	lifetime   time.Duration
 	defaultAlg jose.SignatureAlgorithm
 	now        func() time.Time
+	profile    profile.Name
 }
 
 // NewEncoder returns an Encoder that signs with keys and encrypts to the
@@ -143,6 +150,10 @@ func NewEncoder(keys *KeySet, clientKeys KeySource, opts Options) (*Encoder, err
 		}
 		return nil, fmt.Errorf("%w (the default alg); the keys sign %s", err, can)
 	}
+	if _, ok := profile.SigningAlg(opts.Profile, "", string(alg), keys.canSign); !ok {
+		return nil, fmt.Errorf("jarm: NewEncoder: %s allows %s for JARM responses; the keys sign %s", opts.Profile.Title(),
+			strings.Join(opts.Profile.Algorithms(), ", "), strings.Join(keys.Algorithms(), ", "))
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -153,6 +164,7 @@ func NewEncoder(keys *KeySet, clientKeys KeySource, opts Options) (*Encoder, err
 		lifetime:   opts.Lifetime,
 		defaultAlg: alg,
 		now:        opts.Now,
+		profile:    opts.Profile,
 	}, nil
 }
 
@@ -213,12 +225,18 @@ func (e *Encoder) Encode(ctx context.Context, c *client.Client, params url.Value
 }
 
 // signer returns the signer for c's authorization_signed_response_alg
-// (JARM, section 3).
+// (JARM, section 3), or for the default alg. Under a FAPI profile the
+// algorithm must be one the profile allows (FAPI 2.0 Security Profile
+// section 5.4.1; FAPI 1.0 Advanced section 8.6): a client without a
+// registered alg gets the default when the profile allows it, or else the
+// first profile algorithm the keys sign.
 func (e *Encoder) signer(c *client.Client) (jose.Signer, error) {
-	alg := jose.SignatureAlgorithm(c.AuthorizationSignedResponseAlg)
-	if alg == "" {
-		alg = e.defaultAlg
+	p := c.Profile.Or(e.profile)
+	a, ok := profile.SigningAlg(p, c.AuthorizationSignedResponseAlg, string(e.defaultAlg), e.keys.canSign)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s allows %s for JARM responses, not %q", ErrNoKey, p.Title(), strings.Join(p.Algorithms(), ", "), a)
 	}
+	alg := jose.SignatureAlgorithm(a)
 	switch alg {
 	case "none":
 		// JARM, section 3: "The algorithm none is not allowed."

@@ -309,6 +309,13 @@ func (k *KeySet) Algorithms() []string {
 	return algs
 }
 
+// canSign reports whether the set has an active key for alg.
+func (k *KeySet) canSign(alg string) bool {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.active[jose.SignatureAlgorithm(alg)] != nil
+}
+
 // KIDs returns the key IDs, in load order.
 func (k *KeySet) KIDs() []string {
 	k.mu.RLock()

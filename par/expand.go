@@ -11,6 +11,7 @@ import (
 
 	"github.com/parjarm/parjarm/client"
 	"github.com/parjarm/parjarm/oauth"
+	"github.com/parjarm/parjarm/profile"
 	"github.com/parjarm/parjarm/store"
 )
 
@@ -99,6 +100,12 @@ func (s *Service) expand(ctx context.Context, clientID, requestURI string) (*Exp
 	// registered.
 	if !rec.Signed && (s.opts.RequireSignedRequestObject || c.RequireSignedRequestObject) {
 		return exp, oauth.ErrInvalidRequest.WithDescription("a signed request object is required")
+	}
+	if !rec.Signed {
+		// The client's profile may now require a request object.
+		if err := profile.CheckPush(s.profile(c), profile.Push{Now: s.Now()}); err != nil {
+			return exp, err
+		}
 	}
 	if err := s.Validate(rec.Params, c); err != nil {
 		return exp, err

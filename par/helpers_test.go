@@ -136,6 +136,8 @@ type envConfig struct {
 	opts  Options
 	store store.Store
 	log   *zap.Logger
+	// clients adds clients to testClients; key is the shared test key.
+	clients func(key *jose.JSONWebKey) []*client.Client
 }
 
 // newEnv builds an env. Options are changed by the given functions.
@@ -153,7 +155,11 @@ func newEnv(t testing.TB, changes ...func(*envConfig)) *env {
 	}
 	key := testKey(t, "k1")
 	reg := &swapRegistry{}
-	reg.p.Store(mustRegistry(t, testClients(key)...))
+	clients := testClients(key)
+	if cfg.clients != nil {
+		clients = append(clients, cfg.clients(key)...)
+	}
+	reg.p.Store(mustRegistry(t, clients...))
 	keys := client.NewKeyFetcher(client.FetchOptions{Now: clk.Now})
 	auth := &client.Authenticator{
 		Registry: reg.p.Load(),
@@ -161,6 +167,7 @@ func newEnv(t testing.TB, changes ...func(*envConfig)) *env {
 		Replay:   cfg.store,
 		Audience: client.Audience{Issuer: testIssuer, PAREndpoint: testPARURL},
 		Now:      clk.Now,
+		Profile:  cfg.opts.Profile,
 	}
 	m := metrics.New(prometheus.NewRegistry())
 	svc := New(cfg.opts, reg, auth, keys, cfg.store, m, cfg.log)

@@ -33,6 +33,9 @@ type requestObject struct {
 	// encrypted reports whether the request object came encrypted to the
 	// gateway (a nested JWT, RFC 9101 section 6.1).
 	encrypted bool
+	// nbf is zero when the request object has none. The FAPI profiles
+	// check it and alg (profile.CheckPush).
+	nbf time.Time
 }
 
 // claimRules are the checks a request object's claims must pass.
@@ -371,9 +374,10 @@ func checkClaims(claims map[string]any, r claimRules) (*requestObject, error) {
 		return nil, invalid("request object has expired")
 	}
 	start := r.now
+	var nbf time.Time
 	if v, present := claims["nbf"]; present {
-		nbf, ok := numericDate(v)
-		if !ok {
+		var ok bool
+		if nbf, ok = numericDate(v); !ok {
 			return nil, invalid("request object nbf is malformed")
 		}
 		if nbf.After(r.now.Add(r.skew)) {
@@ -395,7 +399,7 @@ func checkClaims(claims map[string]any, r claimRules) (*requestObject, error) {
 			return nil, invalid("request object iat is malformed or in the future")
 		}
 	}
-	ro := &requestObject{exp: exp}
+	ro := &requestObject{exp: exp, nbf: nbf}
 	if v, present := claims["jti"]; present {
 		jti, ok := v.(string)
 		if !ok || jti == "" {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/parjarm/parjarm/client"
 	"github.com/parjarm/parjarm/metrics"
+	"github.com/parjarm/parjarm/profile"
 	"github.com/parjarm/parjarm/store"
 )
 
@@ -107,6 +108,10 @@ type Options struct {
 	// their combinations. Order of the values inside one response type does
 	// not matter.
 	ResponseTypes []string
+	// Profile is the gateway's FAPI profile (PARJARM_PROFILE), for clients
+	// that register no fapi_profile of their own: its rules are applied at
+	// the push, at expansion and by Validate.
+	Profile profile.Name
 }
 
 // Registry finds registered clients. *client.Registry implements it.
@@ -195,7 +200,12 @@ func New(opts Options, reg Registry, auth Authenticator, keys KeySource, st stor
 // by its own metadata or by the gateway's policy (RFC 9126, section 5 and
 // 6).
 func (s *Service) RequiresPAR(c *client.Client) bool {
-	return s.opts.RequirePAR || (c != nil && c.RequirePAR)
+	return s.opts.RequirePAR || (c != nil && (c.RequirePAR || s.profile(c).RequiresPAR()))
+}
+
+// profile returns the FAPI profile c is held to: its own, or the gateway's.
+func (s *Service) profile(c *client.Client) profile.Name {
+	return c.Profile.Or(s.opts.Profile)
 }
 
 // IsRequestURI reports whether v is a request_uri of ours: it starts with
@@ -205,9 +215,10 @@ func IsRequestURI(v string) bool {
 }
 
 // lifetime returns c's request_uri lifetime: its par_lifetime or the
-// default, never above MaxLifetime.
+// default, never above MaxLifetime, and below 600 s under a FAPI profile
+// (profile.MaxLifetime).
 func (s *Service) lifetime(c *client.Client) time.Duration {
-	return min(c.Lifetime(s.opts.DefaultLifetime), MaxLifetime)
+	return s.profile(c).Lifetime(min(c.Lifetime(s.opts.DefaultLifetime), MaxLifetime))
 }
 
 // allowedAlgorithms returns algs (or DefaultAlgorithms) without "none" and

@@ -16,6 +16,7 @@ import (
 
 	"github.com/parjarm/parjarm/client"
 	"github.com/parjarm/parjarm/oauth"
+	"github.com/parjarm/parjarm/profile"
 	"github.com/parjarm/parjarm/store"
 )
 
@@ -94,6 +95,9 @@ func (s *Service) push(w http.ResponseWriter, r *http.Request) (string, *pushRes
 	}
 	params, ro, err := s.authorizationParams(ctx, form, c)
 	if err != nil {
+		return c.ID, nil, err
+	}
+	if err := profile.CheckPush(s.profile(c), ro.push(s.Now())); err != nil {
 		return c.ID, nil, err
 	}
 	if err := s.Validate(params, c); err != nil {
@@ -229,4 +233,13 @@ func (s *Service) countPush(outcome string) {
 	if s.m != nil {
 		s.m.Pushes.WithLabelValues(outcome).Inc()
 	}
+}
+
+// push returns what the profile rules read of a push's request object; ro
+// is nil for a push without one.
+func (ro *requestObject) push(now time.Time) profile.Push {
+	if ro == nil {
+		return profile.Push{Now: now}
+	}
+	return profile.Push{Signed: true, Alg: string(ro.alg), NBF: ro.nbf, Exp: ro.exp, Now: now}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/parjarm/parjarm/client"
 	"github.com/parjarm/parjarm/flow"
 	"github.com/parjarm/parjarm/oauth"
+	"github.com/parjarm/parjarm/profile"
 )
 
 // Authorization request parameters the service reads.
@@ -56,6 +57,10 @@ func (s *Service) Validate(params url.Values, c *client.Client) error {
 	// request never refers to another request.
 	if params.Has(paramRequestURI) || params.Has(paramRequest) {
 		return oauth.ErrInvalidRequest.WithDescription("request and request_uri are not allowed here")
+	}
+	// The client's FAPI profile, first: its refusals name the rule.
+	if err := profile.CheckRequest(s.profile(c), profile.FromParams(params)); err != nil {
+		return err
 	}
 	if err := checkClientID(params.Get(paramClientID), c); err != nil {
 		return err

@@ -57,7 +57,7 @@ func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			if !known {
-				g.writePage(w, r, oauth.ErrInvalidRequest.WithDescription("pushed authorization request required: use the pushed_authorization_request_endpoint"))
+				g.writePage(w, r, oauth.ErrInvalidRequest.WithDescription("%spushed authorization request required: use the pushed_authorization_request_endpoint", g.profileRule(c, registered)))
 				return
 			}
 			g.forward(w, r, http.MethodGet, params)
@@ -307,4 +307,18 @@ func storeError(err error) error {
 		return oauth.ErrTemporarilyUnavailable.WithDescription("the gateway's store is unavailable; try again").WithCause(err)
 	}
 	return oauth.From(err)
+}
+
+// profileRule names the FAPI rule that requires PAR for the client (or the
+// gateway), as a prefix of the refusal's description; "" when no profile
+// requires it (profile.Name.PARRule).
+func (g *Gateway) profileRule(c *client.Client, registered bool) string {
+	p := g.opts.Profile
+	if registered {
+		p = c.Profile.Or(p)
+	}
+	if !p.RequiresPAR() {
+		return ""
+	}
+	return p.PARRule() + ": "
 }

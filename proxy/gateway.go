@@ -27,6 +27,7 @@ import (
 	"github.com/parjarm/parjarm/metrics"
 	"github.com/parjarm/parjarm/oauth"
 	"github.com/parjarm/parjarm/par"
+	"github.com/parjarm/parjarm/profile"
 	"github.com/parjarm/parjarm/tlsauth"
 )
 
@@ -118,6 +119,10 @@ type Options struct {
 	// always removed.
 	UpstreamCertHeader string
 	UpstreamCertFormat tlsauth.Format
+	// Profile is the gateway's FAPI profile (PARJARM_PROFILE): discovery
+	// advertises what it allows (profile.Advertise). It implies RequirePAR,
+	// which the caller sets.
+	Profile profile.Name
 }
 
 // Gateway is the public HTTP handler.

@@ -25,6 +25,7 @@ import (
 	"github.com/parjarm/parjarm/jarm"
 	"github.com/parjarm/parjarm/metrics"
 	"github.com/parjarm/parjarm/par"
+	"github.com/parjarm/parjarm/profile"
 	"github.com/parjarm/parjarm/store"
 )
 
@@ -225,6 +226,8 @@ type harnessOptions struct {
 	issuer string
 	// publicURL is the gateway's public URL ("" = the issuer).
 	publicURL string
+	// profile is the gateway's FAPI profile (PARJARM_PROFILE).
+	profile profile.Name
 }
 
 const (
@@ -303,11 +306,11 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	auth := &client.Authenticator{
 		Registry: reg, Keys: fetcher, Replay: h.store,
 		Audience: client.Audience{Issuer: issuer, TokenEndpoint: meta.TokenEndpoint, PAREndpoint: parEndpoint},
-		Now:      h.clock.Now,
+		Now:      h.clock.Now, Profile: o.profile,
 	}
 	h.par = par.New(par.Options{
 		Issuer: issuer, PAREndpoint: parEndpoint, JARM: o.jarm, ResponseTypes: meta.ResponseTypes,
-		RequirePAR: o.requirePAR, CompletionWindow: 30 * time.Minute,
+		RequirePAR: o.requirePAR, CompletionWindow: 30 * time.Minute, Profile: o.profile,
 	}, reg, auth, fetcher, h.store, h.metrics, log)
 	h.par.Now = h.clock.Now
 
@@ -318,7 +321,7 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	var enc Encoder
 	var jmeta map[string]any
 	if o.jarm {
-		e, err := jarm.NewEncoder(h.keys, fetcher, jarm.Options{Issuer: issuer, Now: h.clock.Now})
+		e, err := jarm.NewEncoder(h.keys, fetcher, jarm.Options{Issuer: issuer, Now: h.clock.Now, Profile: o.profile})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -326,10 +329,10 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	}
 	opts := Options{
 		Upstream: upURL, Issuer: issuer, PublicURL: publicURL.String(),
-		PAREnabled: true, JARMEnabled: o.jarm, Endpoints: h.endpoints, RequirePAR: o.requirePAR,
+		PAREnabled: true, JARMEnabled: o.jarm, Endpoints: h.endpoints, RequirePAR: o.requirePAR || o.profile.RequiresPAR(),
 		AuthorizationPath: issuerPath + "/authorize", PreserveHost: true,
 		DialTimeout: 2 * time.Second, ResponseHeaderTimeout: 2 * time.Second, MaxFormBytes: 64 << 10,
-		Metadata: jmeta, Keys: h.keys.Public(),
+		Metadata: jmeta, Keys: h.keys.Public(), Profile: o.profile,
 	}
 	if o.mutate != nil {
 		o.mutate(&opts)

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/parjarm/parjarm/flow"
+	"github.com/parjarm/parjarm/profile"
 )
 
 // RewriteDiscovery returns the upstream's discovery document as the gateway
@@ -66,6 +67,10 @@ func RewriteDiscovery(upstream map[string]any, o Options) map[string]any {
 	}
 	if jwks := o.Endpoints.URL(EndpointJWKS); jwks != "" {
 		doc["jwks_uri"] = jwks
+	}
+	// A FAPI profile narrows what is advertised to what it allows.
+	if o.PAREnabled {
+		profile.Advertise(o.Profile, doc)
 	}
 	return doc
 }

@@ -211,7 +211,10 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		Algorithms: cfg.SigningAlgsAllowed,
 		ClockSkew:  cfg.ClockSkew,
 		ClientCAs:  clientCAs,
+		Profile:    cfg.Profile,
 	}
+	// Every FAPI profile requires pushed requests (profile.Name.RequiresPAR).
+	requirePAR := cfg.RequirePAR || cfg.Profile.RequiresPAR()
 	parSvc := par.New(par.Options{
 		Issuer:                     issuer,
 		PAREndpoint:                parEndpoint,
@@ -219,7 +222,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		CompletionWindow:           cfg.TransactionTTL,
 		MaxBodyBytes:               cfg.PARMaxBodyBytes,
 		MaxParams:                  cfg.MaxParams,
-		RequirePAR:                 cfg.RequirePAR,
+		RequirePAR:                 requirePAR,
 		RequirePKCE:                cfg.RequirePKCE,
 		RequireSignedRequestObject: cfg.RequireSignedRequestObject,
 		Algorithms:                 cfg.SigningAlgsAllowed,
@@ -228,6 +231,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		JARM:                       cfg.JARMEnabled,
 		ResponseTypes:              meta.ResponseTypes,
 		Decrypter:                  keys,
+		Profile:                    cfg.Profile,
 	}, reg, auth, fetcher, st, m, log.Named("par"))
 
 	var encoder proxy.Encoder
@@ -237,6 +241,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 			Issuer:     issuer,
 			Lifetime:   cfg.JARMLifetime,
 			DefaultAlg: string(cfg.DefaultSigningAlg),
+			Profile:    cfg.Profile,
 		})
 		if err != nil {
 			return fmt.Errorf("PARJARM_DEFAULT_SIGNING_ALG: %w", err)
@@ -263,7 +268,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		PAREnabled:            cfg.PAREnabled,
 		JARMEnabled:           cfg.JARMEnabled,
 		Endpoints:             endpoints,
-		RequirePAR:            cfg.RequirePAR,
+		RequirePAR:            requirePAR,
 		AuthorizationPath:     authzPath,
 		PreserveHost:          cfg.UpstreamPreserveHost,
 		ReentryParams:         cfg.UpstreamReentryParams,
@@ -283,6 +288,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		ClientCertHeaders:     clientCertHeaders(cfg),
 		UpstreamCertHeader:    cfg.UpstreamClientCertHeader,
 		UpstreamCertFormat:    cfg.UpstreamClientCertHeaderFormat,
+		Profile:               cfg.Profile,
 	}, disc, parSvc, encoder, reg, flow.NewTracker(st, cfg.TransactionTTL, nil), transport, m, log.Named("proxy"))
 
 	var tlsCfg *tls.Config
@@ -321,7 +327,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		zap.String("listen", cfg.ListenAddr), zap.String("admin", cfg.AdminAddr),
 		zap.String("issuer", issuer), zap.String("upstream", cfg.UpstreamURL.Redacted()),
 		zap.String("authorization_path", authzPath), zap.String("par_endpoint", parEndpoint),
-		zap.Bool("par", cfg.PAREnabled), zap.Bool("jarm", cfg.JARMEnabled), zap.Bool("require_par", cfg.RequirePAR),
+		zap.Bool("par", cfg.PAREnabled), zap.Bool("jarm", cfg.JARMEnabled), zap.Bool("require_par", requirePAR), zap.String("profile", string(cfg.Profile)),
 		zap.Bool("token_endpoint_pkce", pkceEnforced), zap.String("token_path", tokenPath),
 		zap.Bool("tls", tlsCfg != nil), zap.String("mtls_par_endpoint", endpoints.AliasURL(proxy.EndpointPAR)),
 		zap.Int("clients", reg.Len()), zap.String("store", cfg.StoreKind()))
@@ -488,6 +494,10 @@ func loadClients(cfg *config.Config) (*client.Registry, error) {
 	}
 	reg, err := client.Load(cfg.ClientsFile)
 	if err != nil {
+		return nil, fmt.Errorf("PARJARM_CLIENTS_FILE: %w", err)
+	}
+	// Clients without a fapi_profile of their own are held to the gateway's.
+	if err := reg.CheckProfile(cfg.Profile); err != nil {
 		return nil, fmt.Errorf("PARJARM_CLIENTS_FILE: %w", err)
 	}
 	return reg, nil
