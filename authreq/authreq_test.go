@@ -169,3 +169,13 @@ func FuzzRequestObjectClients(f *testing.F) {
 		}
 	})
 }
+
+func TestTruncate(t *testing.T) {
+	long := strings.Repeat("é", 40) // 80 bytes
+	if got, want := Truncate(long), strings.Repeat("é", 20)+"…"; got != want {
+		t.Errorf("Truncate = %q, want %q", got, want)
+	}
+	if got := Truncate("short"); got != "short" {
+		t.Errorf("Truncate(short) = %q", got)
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/parjarm/parjarm/authreq"
 	"github.com/parjarm/parjarm/client"
 	"github.com/parjarm/parjarm/oauth"
 	"github.com/parjarm/parjarm/profile"
@@ -49,9 +50,9 @@ func (s *Service) Expand(ctx context.Context, clientID, requestURI string) (*Exp
 		oe := oauth.From(err)
 		outcome = oe.Code
 		if oe.Status >= 500 {
-			s.log.Warn("request_uri expansion failed", zap.String("client_id", truncate(clientID)), zap.String("outcome", outcome), zap.NamedError("cause", errors.Unwrap(oe)))
+			s.log.Warn("request_uri expansion failed", zap.String("client_id", authreq.Truncate(clientID)), zap.String("outcome", outcome), zap.NamedError("cause", errors.Unwrap(oe)))
 		} else {
-			s.log.Info("request_uri expansion refused", zap.String("client_id", truncate(clientID)), zap.String("outcome", outcome), zap.String("description", oe.Description))
+			s.log.Info("request_uri expansion refused", zap.String("client_id", authreq.Truncate(clientID)), zap.String("outcome", outcome), zap.String("description", oe.Description))
 		}
 	} else {
 		s.log.Debug("request_uri expanded", zap.String("client_id", clientID), zap.String("outcome", outcome))

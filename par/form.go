@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/parjarm/parjarm/authreq"
 	"github.com/parjarm/parjarm/oauth"
 )
 
@@ -71,7 +72,7 @@ func parseForm(body string, maxParams int) (url.Values, error) {
 		}
 		value, err := url.QueryUnescape(rawValue)
 		if err != nil {
-			return nil, oauth.ErrInvalidRequest.WithDescription("malformed request body: invalid encoding in parameter %q", truncate(name))
+			return nil, oauth.ErrInvalidRequest.WithDescription("malformed request body: invalid encoding in parameter %q", authreq.Truncate(name))
 		}
 		if name == "" {
 			return nil, oauth.ErrInvalidRequest.WithDescription("malformed request body: parameter without a name")
@@ -81,7 +82,7 @@ func parseForm(body string, maxParams int) (url.Values, error) {
 		}
 		if _, dup := names[name]; dup {
 			// RFC 6749, section 3.1.
-			return nil, oauth.ErrInvalidRequest.WithDescription("parameter %q appears more than once", truncate(name))
+			return nil, oauth.ErrInvalidRequest.WithDescription("parameter %q appears more than once", authreq.Truncate(name))
 		}
 		if len(names) == maxParams {
 			return nil, oauth.ErrInvalidRequest.WithDescription("too many parameters (at most %d)", maxParams)
@@ -92,18 +93,4 @@ func parseForm(body string, maxParams int) (url.Values, error) {
 		}
 	}
 	return form, nil
-}
-
-// truncate shortens a client-supplied name for an error description.
-func truncate(s string) string {
-	const max = 64
-	if len(s) <= max {
-		return s
-	}
-	for i := max; i > 0; i-- {
-		if utf8.RuneStart(s[i]) {
-			return s[:i] + "…"
-		}
-	}
-	return ""
 }

@@ -115,14 +115,3 @@ func TestCheckContentType(t *testing.T) {
 		}
 	}
 }
-
-func TestTruncate(t *testing.T) {
-	long := strings.Repeat("é", 40) // 80 bytes
-	got := truncate(long)
-	if want := strings.Repeat("é", 32) + "…"; got != want {
-		t.Errorf("truncate = %q", got)
-	}
-	if got := truncate("short"); got != "short" {
-		t.Errorf("truncate(short) = %q", got)
-	}
-}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/parjarm/parjarm/authreq"
 	"github.com/parjarm/parjarm/client"
 	"github.com/parjarm/parjarm/oauth"
 )
@@ -431,7 +432,7 @@ func claimsToParams(claims map[string]any, maxParams int) (url.Values, error) {
 		}
 		value, err := claimString(v)
 		if err != nil {
-			return nil, oauth.ErrInvalidRequestObject.WithDescription("request object claim %q cannot be used as a parameter", truncate(name)).WithCause(err)
+			return nil, oauth.ErrInvalidRequestObject.WithDescription("request object claim %q cannot be used as a parameter", authreq.Truncate(name)).WithCause(err)
 		}
 		if value == "" {
 			continue
@@ -475,7 +476,7 @@ func formatNumber(n json.Number) (string, error) {
 	}
 	f, err := n.Float64()
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-		return "", fmt.Errorf("number %q out of range", truncate(s))
+		return "", fmt.Errorf("number %q out of range", authreq.Truncate(s))
 	}
 	return strconv.FormatFloat(f, 'f', -1, 64), nil
 }

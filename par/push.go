@@ -14,6 +14,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/parjarm/parjarm/authreq"
 	"github.com/parjarm/parjarm/client"
 	"github.com/parjarm/parjarm/oauth"
 	"github.com/parjarm/parjarm/profile"
@@ -80,7 +81,7 @@ func (s *Service) push(w http.ResponseWriter, r *http.Request) (string, *pushRes
 	if err != nil {
 		return "", nil, err
 	}
-	claimed := truncate(form.Get(paramClientID))
+	claimed := authreq.Truncate(form.Get(paramClientID))
 	// RFC 9126, section 2.1.
 	if form.Has(paramRequestURI) {
 		return claimed, nil, oauth.ErrInvalidRequest.WithDescription("request_uri is not allowed in a pushed authorization request")

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/parjarm/parjarm/authreq"
 	"github.com/parjarm/parjarm/client"
 	"github.com/parjarm/parjarm/flow"
 	"github.com/parjarm/parjarm/oauth"
@@ -50,7 +51,7 @@ func (s *Service) Validate(params url.Values, c *client.Client) error {
 	// RFC 6749, section 3.1: parameters must not be included more than once.
 	for name, vs := range params {
 		if len(vs) > 1 {
-			return oauth.ErrInvalidRequest.WithDescription("parameter %q appears more than once", truncate(name))
+			return oauth.ErrInvalidRequest.WithDescription("parameter %q appears more than once", authreq.Truncate(name))
 		}
 	}
 	// RFC 9126, section 2.1; RFC 9101, section 6.3: a pushed or expanded
@@ -124,14 +125,14 @@ func checkResponseType(rt string, supported map[string]bool, c *client.Client) (
 		return "", oauth.ErrInvalidRequest.WithDescription("malformed response_type")
 	}
 	if !supported[norm] {
-		return "", oauth.ErrUnsupportedResponseType.WithDescription("response_type %q is not supported", truncate(rt))
+		return "", oauth.ErrUnsupportedResponseType.WithDescription("response_type %q is not supported", authreq.Truncate(rt))
 	}
 	if len(c.ResponseTypes) > 0 && !slices.ContainsFunc(c.ResponseTypes, func(t string) bool {
 		n, ok := normalizeResponseType(t)
 		return ok && n == norm
 	}) {
 		// RFC 6749, section 4.1.2.1: unauthorized_client.
-		return "", oauth.ErrUnauthorizedClient.WithDescription("response_type %q is not allowed for the client", truncate(rt))
+		return "", oauth.ErrUnauthorizedClient.WithDescription("response_type %q is not allowed for the client", authreq.Truncate(rt))
 	}
 	return norm, nil
 }

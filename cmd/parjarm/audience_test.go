@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -64,19 +63,7 @@ func TestPrivateKeyJWTAudienceIsWhatDiscoveryAdvertises(t *testing.T) {
 		"PARJARM_LISTEN_ADDR":            listen, "PARJARM_ADMIN_ADDR": admin,
 		"PARJARM_CLIENTS_FILE": writeFile(t, "clients.json", clients),
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var out syncBuffer
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, env, &out) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			t.Error("no shutdown")
-		}
-	})
-	waitReady(t, "http://"+admin+"/readyz", done)
+	startGateway(t, env)
 
 	resp, err := http.Get(public + "/.well-known/openid-configuration")
 	if err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -44,19 +43,7 @@ func TestRunAcceptsEncryptedHMACRequestObjectsWithTheKeysFile(t *testing.T) {
 		"PARJARM_CLIENTS_FILE":      writeFile(t, "clients.json", clients),
 		"PARJARM_SIGNING_KEYS_FILE": writeFile(t, "keys.json", string(keysFile)), "PARJARM_DEFAULT_SIGNING_ALG": "ES256",
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var out syncBuffer
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, env, &out) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			t.Error("no shutdown")
-		}
-	})
-	waitReady(t, "http://"+admin+"/readyz", done)
+	startGateway(t, env)
 
 	var disc struct {
 		JWKSURI     string   `json:"jwks_uri"`

@@ -122,28 +122,6 @@ func (p *pki) clientsFile(t *testing.T) string {
 	return writeFile(t, "clients.json", `{"clients":[`+strings.Join(clients, ",")+`]}`)
 }
 
-// startGateway runs the gateway with env added to a base configuration and
-// waits until it is ready.
-func startGateway(t *testing.T, env map[string]string) {
-	t.Helper()
-	admin := freeAddr(t)
-	env["PARJARM_ADMIN_ADDR"] = admin
-	ctx, cancel := context.WithCancel(context.Background())
-	var out syncBuffer
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, env, &out) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-		if t.Failed() {
-			t.Log(out.String())
-		}
-	})
-	waitReady(t, "http://"+admin+"/readyz", done)
-}
-
 // mtlsClient is an HTTPS client that trusts the listener and presents cert
 // (none when nil).
 func (p *pki) mtlsClient(cert *certtest.Cert) *http.Client {

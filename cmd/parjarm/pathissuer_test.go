@@ -78,17 +78,7 @@ func TestRunServesAPathIssuerWhereDiscoveryAdvertises(t *testing.T) {
 				"PARJARM_CLIENTS_FILE": writeFile(t, "clients.json", clientsJSON)} {
 				env[k] = v
 			}
-			ctx, cancel := context.WithCancel(context.Background())
-			var out syncBuffer
-			done := make(chan error, 1)
-			go func() { done <- run(ctx, nil, env, &out) }()
-			t.Cleanup(func() {
-				cancel()
-				if err := <-done; err != nil {
-					t.Errorf("run: %v", err)
-				}
-			})
-			waitReady(t, "http://"+admin+"/readyz", done)
+			startGateway(t, env)
 
 			// Both discovery locations (OpenID Connect Discovery 4.1,
 			// RFC 8414 3.1) answer the gateway's document.
@@ -198,17 +188,7 @@ func TestRunInterceptsTheAuthorizationEndpointWhereClientsReachIt(t *testing.T) 
 	env := map[string]string{"PARJARM_UPSTREAM_URL": up.URL + "/idp", "PARJARM_ISSUER": "http://" + listen, "PARJARM_ALLOW_INSECURE_HTTP": "true",
 		"PARJARM_REQUIRE_PAR": "true", "PARJARM_LISTEN_ADDR": listen, "PARJARM_ADMIN_ADDR": admin,
 		"PARJARM_CLIENTS_FILE": writeFile(t, "clients.json", clientsJSON)}
-	ctx, cancel := context.WithCancel(context.Background())
-	var out syncBuffer
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, env, &out) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	})
-	waitReady(t, "http://"+admin+"/readyz", done)
+	startGateway(t, env)
 
 	_, doc := getJSON(t, "http://"+listen+"/.well-known/openid-configuration")
 	authz, _ := doc["authorization_endpoint"].(string)

@@ -374,17 +374,7 @@ func TestRunFetchesJWKSURIWithTheRedirectPolicy(t *testing.T) {
 		"PARJARM_LISTEN_ADDR": listen, "PARJARM_ADMIN_ADDR": admin,
 		"PARJARM_CLIENTS_FILE": writeFile(t, "clients.json", clients),
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var out syncBuffer
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, env, &out) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	})
-	waitReady(t, "http://"+admin+"/readyz", done)
+	startGateway(t, env)
 
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: attacker, KeyID: "attacker"}}, nil)
 	if err != nil {
