@@ -126,9 +126,12 @@ export function parseForms(html) {
  *   route               optional (url, hop) => url: where to actually send
  *                       hop number `hop` (scenario 7 alternates replicas)
  *   maxHops             safety limit (default 25)
+ *   fetch               optional fetch to send requests with (default the
+ *                       global fetch; e2e/lib/pki.mjs tlsFetch trusts a test CA)
  */
 export class UserAgent {
-  constructor({ username, password, decision = 'allow', log, route, maxHops = 25 } = {}) {
+  constructor({ username, password, decision = 'allow', log, route, maxHops = 25, fetch: fetcher = (...a) => fetch(...a) } = {}) {
+    this.fetch = fetcher;
     this.username = username;
     this.password = password;
     this.decision = decision;
@@ -152,7 +155,7 @@ export class UserAgent {
       headers['content-type'] = 'application/x-www-form-urlencoded';
       body = new URLSearchParams(form).toString();
     }
-    const res = await fetch(target, { method, headers, body, redirect: 'manual' });
+    const res = await this.fetch(target, { method, headers, body, redirect: 'manual' });
     this.jar.store(target, res);
     const entry = { method, url: target, status: res.status };
     if (REDIRECTS.has(res.status)) entry.location = res.headers.get('location');
@@ -218,7 +221,7 @@ export class UserAgent {
         for (const f of post.fields) if (f.tag === 'input' && f.name) params.append(f.name, f.value);
         const action = new URL(post.action, current).href;
         this.log(`  auto-submit page: POST ${action} (${[...params.keys()].join(', ')})`);
-        const cb = await fetch(action, {
+        const cb = await this.fetch(action, {
           method: 'POST',
           headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'null' },
           body: params.toString(),

@@ -14,7 +14,7 @@
 // gateway's. The provider trusts X-Forwarded-* (provider.proxy = true), as
 // any oidc-provider deployment behind a reverse proxy does.
 import { createServer } from 'node:http';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
@@ -122,10 +122,49 @@ function withoutPKCE(provider) {
 }
 
 /**
- * buildProvider creates the oidc-provider instance with PAR and JARM off;
- * with pkce false, also without PKCE (withoutPKCE).
+ * certificateFromHeader is a legacy server's mutual TLS behind a load
+ * balancer: oidc-provider's mTLS feature (RFC 8705 tls_client_auth and
+ * certificate-bound access tokens) with the client certificate read from
+ * the header the TLS terminator (here: the gateway,
+ * PARJARM_UPSTREAM_CLIENT_CERT_HEADER with format nginx) writes, a
+ * URL-escaped PEM. caPem is the CA the upstream trusts for tls_client_auth.
  */
-export function buildProvider({ issuer, clients, jwks = upstreamKeys(), features = {}, mountPath = '', pkce = true }) {
+function certificateFromHeader({ header, caPem }) {
+  const ca = new X509Certificate(caPem);
+  const certificate = (ctx) => {
+    const v = ctx.get(header);
+    if (!v) return undefined;
+    try {
+      return new X509Certificate(decodeURIComponent(v));
+    } catch {
+      return undefined;
+    }
+  };
+  return {
+    enabled: true,
+    certificateBoundAccessTokens: true,
+    tlsClientAuth: true,
+    getCertificate: (ctx) => certificate(ctx)?.toString(),
+    certificateAuthorized(ctx) {
+      const c = certificate(ctx);
+      const now = Date.now();
+      return Boolean(c && c.checkIssued(ca) && c.verify(ca.publicKey) && Date.parse(c.validFrom) <= now && now <= Date.parse(c.validTo));
+    },
+    certificateSubjectMatches(ctx, property, expected) {
+      const c = certificate(ctx);
+      if (!c || property !== 'tls_client_auth_san_dns') return false;
+      return (c.subjectAltName ?? '').split(', ').includes(`DNS:${expected}`);
+    },
+  };
+}
+
+/**
+ * buildProvider creates the oidc-provider instance with PAR and JARM off;
+ * with pkce false, also without PKCE (withoutPKCE); with mtls
+ * ({ header, caPem }), with mutual TLS behind a load balancer
+ * (certificateFromHeader).
+ */
+export function buildProvider({ issuer, clients, jwks = upstreamKeys(), features = {}, mountPath = '', pkce = true, mtls }) {
   const provider = new Provider(issuer, {
     clients,
     jwks,
@@ -151,6 +190,7 @@ export function buildProvider({ issuer, clients, jwks = upstreamKeys(), features
       // Logout: both were removed in v8.
       rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
       backchannelLogout: { enabled: true },
+      ...(mtls ? { mTLS: certificateFromHeader(mtls) } : {}),
       // Only for control experiments (a server with native PAR/JARM); the
       // suite's upstream never sets it.
       ...features,
@@ -180,6 +220,8 @@ export function buildProvider({ issuer, clients, jwks = upstreamKeys(), features
       ctx.type = 'html';
       ctx.body = page('Legacy upstream: error', `<p id="error-code">${esc(out.error)}</p><p id="error-description">${esc(out.error_description ?? '')}</p>`);
     },
+    // oidc-provider's default methods plus RFC 8705 tls_client_auth.
+    ...(mtls ? { clientAuthMethods: ['client_secret_basic', 'client_secret_jwt', 'client_secret_post', 'private_key_jwt', 'none', 'tls_client_auth'] } : {}),
     // Without PKCE nothing is required of a public client either.
     ...(pkce ? {} : { pkce: { required: () => false } }),
     ttl: {
@@ -276,7 +318,11 @@ function interactionHandler(provider, log, base = '') {
  * startUpstream starts the legacy upstream on host:port (default
  * 127.0.0.1, port 0 = any free port), without PKCE when pkce is false, and
  * resolves to
- * { url, port, issuer, provider, close }.
+ * { url, port, issuer, provider, certificates, close }.
+ *
+ * mtls ({ header, caPem }) turns on oidc-provider's mutual TLS with the
+ * client certificate read from that header (certificateFromHeader); then
+ * `certificates` lists what each request carried in it.
  *
  * mountPath (default '': everything at the root) serves the provider and its
  * login pages under a path, as Keycloak serves a realm: with
@@ -287,12 +333,21 @@ function interactionHandler(provider, log, base = '') {
  * ("Mounting oidc-provider"): req.url loses the prefix, req.originalUrl
  * keeps it, and the provider builds its URLs with the prefix back.
  */
-export async function startUpstream({ host = '127.0.0.1', port = 0, issuer, clients, jwks, log, features, mountPath = '', pkce } = {}) {
+export async function startUpstream({ host = '127.0.0.1', port = 0, issuer, clients, jwks, log, features, mountPath = '', pkce, mtls } = {}) {
   if (!issuer) throw new TypeError('startUpstream: issuer (the gateway public URL) is required');
   if (mountPath && (!/^(\/[\w.-]+)+$/.test(mountPath) || !new URL(issuer).pathname.endsWith(mountPath))) {
     throw new TypeError(`startUpstream: mountPath ${mountPath} must be a path like /realms/bank that ends the issuer's path (${issuer})`);
   }
-  const provider = buildProvider({ issuer, clients, jwks, features, mountPath, pkce });
+  const provider = buildProvider({ issuer, clients, jwks, features, mountPath, pkce, mtls });
+  // With mtls: what arrived in the certificate header, per request
+  // ({ method, path, certificate }: the header's value or undefined).
+  const certificates = [];
+  if (mtls) {
+    provider.use(async (ctx, next) => {
+      certificates.push({ method: ctx.method, path: ctx.path, certificate: ctx.get(mtls.header) || undefined });
+      await next();
+    });
+  }
   const interactions = interactionHandler(provider, log, mountPath);
   const callback = provider.callback();
   if (log) {
@@ -332,6 +387,7 @@ export async function startUpstream({ host = '127.0.0.1', port = 0, issuer, clie
     port: actual,
     issuer,
     provider,
+    certificates,
     close: () => new Promise((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());

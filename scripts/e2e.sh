@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end suite: the parjarm binary between a real legacy authorization
 # server (node oidc-provider, PAR and JARM off) and a real client library
-# (oauth4webapi, and openid-client v5 in e2e/test/openid-client.test.mjs),
+# (oauth4webapi, and openid-client v5 in e2e/test/openid-client.test.mjs;
+# over mutual TLS with a client certificate in e2e/test/mtls.test.mjs),
 # with a private redis-server and headless Chromium; and in front of ORY
 # Hydra (every test file that imports e2e/lib/hydra.mjs), built once by
 # scripts/hydra.sh and run on a fresh database of the local PostgreSQL.
@@ -41,6 +42,8 @@ apt_install() {
 }
 
 command -v redis-server >/dev/null 2>&1 || apt_install redis-server redis-server
+# The mutual TLS world's test certificates (e2e/lib/pki.mjs).
+command -v openssl >/dev/null 2>&1 || apt_install openssl openssl
 # Debian's chromium; playwright-core never downloads a browser here.
 [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || apt_install chromium chromium
 

@@ -137,6 +137,14 @@ func (p *pki) mtlsClient(cert *certtest.Cert) *http.Client {
 func push(t *testing.T, hc *http.Client, parURL, clientID string, header http.Header) (int, string) {
 	t.Helper()
 	form := url.Values{"client_id": {clientID}, "response_type": {"code"}, "redirect_uri": {"https://app.example/cb"}, "scope": {"openid"}}
+	status, code, _ := pushForm(t, hc, parURL, form, header)
+	return status, code
+}
+
+// pushForm POSTs form as a pushed authorization request and returns the
+// status, the error code and the request_uri.
+func pushForm(t *testing.T, hc *http.Client, parURL string, form url.Values, header http.Header) (int, string, string) {
+	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, parURL, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	for k, v := range header {
@@ -155,7 +163,7 @@ func push(t *testing.T, hc *http.Client, parURL, clientID string, header http.He
 	if resp.StatusCode == http.StatusCreated && body.RequestURI == "" {
 		t.Errorf("201 without a request_uri")
 	}
-	return resp.StatusCode, body.Error
+	return resp.StatusCode, body.Error, body.RequestURI
 }
 
 func TestMutualTLSAtThePAREndpoint(t *testing.T) {

@@ -34,6 +34,8 @@ export async function discover(issuer, options = OPTS) {
 /** rpClient is the oauth4webapi Client for a fixture client. */
 export function rpClient(c) {
   const client = { client_id: c.id };
+  // RFC 8705 section 5: an mTLS client uses the mtls_endpoint_aliases.
+  if (c.useMtlsAliases) client.use_mtls_endpoint_aliases = true;
   if (c.jarmAlg) client.authorization_signed_response_alg = c.jarmAlg;
   return client;
 }
@@ -55,6 +57,10 @@ export function clientAuth(c, { audience } = {}) {
       } : undefined);
     case 'none':
       return oauth.None();
+    case 'tls_client_auth':
+      // RFC 8705 section 2: client_id in the body, the certificate in the
+      // TLS handshake (the customFetch's).
+      return oauth.TlsClientAuth();
     default:
       throw new Error(`no client auth for ${c.authMethod}`);
   }

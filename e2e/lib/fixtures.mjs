@@ -22,6 +22,7 @@ export const CLIENTS = Object.freeze({
   hybrid: 'hybrid-client', // confidential, response types code and "code id_token", JARM EdDSA
   parOnly: 'par-only-client', // confidential, require_pushed_authorization_requests
   logout: 'logout-client', // confidential, client_secret_basic; post_logout_redirect_uris and a backchannel_logout_uri at the upstream
+  mtls: 'mtls-client', // only with makeWorldConfig's mtls: RFC 8705 tls_client_auth (SAN dNSName), certificate-bound tokens, JARM PS256
 });
 
 function secret() {
@@ -61,14 +62,19 @@ export function publicJwks(jwks) {
 
 /**
  * makeWorldConfig builds the clients for one run. callbackBase is the origin
- * of the suite's callback server (e.g. http://127.0.0.1:4321).
+ * of the suite's callback server (e.g. http://127.0.0.1:4321). With mtls
+ * ({ sanDns }: the client certificate's dNSName) it adds CLIENTS.mtls, a
+ * tls_client_auth client (RFC 8705 section 2.1) at both the gateway and the
+ * upstream, whose access tokens the upstream binds to the certificate
+ * (tls_client_certificate_bound_access_tokens, section 3); the upstream
+ * needs its mTLS feature for that (startUpstream's mtls option).
  *
  * It returns:
  *   clients:  id -> { id, secret?, authMethod, redirectUri, privateKey?, kid?, jarmAlg? } (client side)
  *   upstream: oidc-provider client metadata array
  *   gateway:  the gateway's clients file object {clients: [...]}
  */
-export async function makeWorldConfig(callbackBase) {
+export async function makeWorldConfig(callbackBase, { mtls } = {}) {
   const { subtle } = webcrypto;
   const kp = await subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
   const jwtClientJwk = { ...(await subtle.exportKey('jwk', kp.publicKey)), kid: 'jwt-client-es256', alg: 'ES256', use: 'sig' };
@@ -108,6 +114,16 @@ export async function makeWorldConfig(callbackBase) {
       backchannelLogoutUri: `${callbackBase}/backchannel/${CLIENTS.logout}`,
     },
   };
+  if (mtls) {
+    clients[CLIENTS.mtls] = {
+      id: CLIENTS.mtls,
+      authMethod: 'tls_client_auth',
+      sanDns: mtls.sanDns,
+      redirectUri: cb('mtls'),
+      jarmAlg: 'PS256',
+      useMtlsAliases: true,
+    };
+  }
 
   const upstream = Object.values(clients).map((c) => {
     const m = {
@@ -128,6 +144,10 @@ export async function makeWorldConfig(callbackBase) {
     if (m.grant_types.includes('implicit')) m.application_type = 'native';
     // OpenID Connect RP-Initiated Logout 1.0 section 3.1 and Back-Channel
     // Logout 1.0 section 2.2 client metadata.
+    if (c.sanDns) {
+      m.tls_client_auth_san_dns = c.sanDns;
+      m.tls_client_certificate_bound_access_tokens = true;
+    }
     if (c.postLogoutRedirectUri) m.post_logout_redirect_uris = [c.postLogoutRedirectUri];
     if (c.backchannelLogoutUri) {
       m.backchannel_logout_uri = c.backchannelLogoutUri;
@@ -149,6 +169,7 @@ export async function makeWorldConfig(callbackBase) {
       if (c.responseTypes) g.response_types = c.responseTypes;
       if (c.jarmAlg) g.authorization_signed_response_alg = c.jarmAlg;
       if (c.requirePar) g.require_pushed_authorization_requests = true;
+      if (c.sanDns) g.tls_client_auth_san_dns = c.sanDns;
       return g;
     }),
   };

@@ -18,11 +18,12 @@ export function gatewayBinary() {
  * startGateway starts one gateway replica and waits for readiness.
  *
  * options: { port, adminPort, upstreamUrl, issuer?, clientsFile, signingKeysFile?,
- *            redisUrl?, env?, name?, onLine? } (no issuer: no PARJARM_ISSUER,
- *            the gateway takes the upstream discovery's issuer)
+ *            redisUrl?, env?, name?, onLine?, tls? } (no issuer: no PARJARM_ISSUER,
+ *            the gateway takes the upstream discovery's issuer; tls: the
+ *            env configures a TLS listener, so url is https)
  * Resolves to { name, url, adminUrl, env, logs(), stop(), child }.
  */
-export async function startGateway({ port, adminPort, upstreamUrl, issuer, clientsFile, signingKeysFile, redisUrl, env = {}, name = 'gateway', onLine, readyTimeoutMs = 30000 }) {
+export async function startGateway({ port, adminPort, upstreamUrl, issuer, clientsFile, signingKeysFile, redisUrl, env = {}, name = 'gateway', onLine, readyTimeoutMs = 30000, tls = false }) {
   const bin = gatewayBinary();
   if (!existsSync(bin)) {
     throw new Error(`gateway binary ${bin} not found: build it with \`go build -o bin/parjarm ./cmd/parjarm\` from the repository root`);
@@ -56,7 +57,7 @@ export async function startGateway({ port, adminPort, upstreamUrl, issuer, clien
   });
   return {
     name,
-    url: `http://127.0.0.1:${port}`,
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     adminUrl,
     env: gwEnv,
     child: svc.child,

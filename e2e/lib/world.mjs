@@ -10,6 +10,7 @@ import { startCallbackServer } from './callback.mjs';
 import { makeWorldConfig, signingKeys, upstreamKeys, USER } from './fixtures.mjs';
 import { startReplicas } from './gateway.mjs';
 import { freePort } from './net.mjs';
+import { CLIENT_SAN_DNS, makePKI, tlsFetch } from './pki.mjs';
 import { startRedis } from './redis.mjs';
 import { startUpstream } from '../upstream.mjs';
 
@@ -33,6 +34,18 @@ import { startUpstream } from '../upstream.mjs';
  *                'PARJARM_UPSTREAM_URL' sets only PARJARM_UPSTREAM_URL, to
  *                the upstream's URL + the path, and no PARJARM_ISSUER (the
  *                gateway reads the issuer from the upstream's discovery)
+ *   tls          true: FAPI deployment with mutual TLS (RFC 8705). Test
+ *                certificates (e2e/lib/pki.mjs makePKI) in the world's dir;
+ *                the gateway listens with TLS (PARJARM_TLS_CERT_FILE,
+ *                _KEY_FILE, _CLIENT_CA_FILE), so the issuer is https, and
+ *                writes the client certificate into the upstream's
+ *                X-SSL-Client-Cert header (PARJARM_UPSTREAM_CLIENT_CERT_HEADER,
+ *                format nginx), where the upstream's mTLS feature reads it
+ *                (upstream.mjs mtls); clients gain CLIENTS.mtls
+ *                (tls_client_auth). The world then has pki, and
+ *                tlsFetch(withCertificate) (a fetch that trusts the test CA
+ *                and presents the client certificate when asked); user()
+ *                trusts the test CA and presents none.
  *
  * Resolves to { issuer, upstreamUrl, gateways: [..], gateway, upstream,
  * redis?, callback, clients, subject, plainResponseKeys, user(opts),
@@ -45,7 +58,7 @@ import { startUpstream } from '../upstream.mjs';
  * e2e/lib/hydra.mjs startHydraWorld resolves to the same interface, so
  * e2e/lib/scenarios.mjs runs against either upstream.
  */
-export async function startWorld({ gateways = 1, redis = false, signingKeys: withKeys = true, gatewayEnv = {}, upstreamPKCE = true, log, ports: fixed = {}, issuerPath = '', issuerPathVia = 'PARJARM_ISSUER' } = {}) {
+export async function startWorld({ gateways = 1, redis = false, signingKeys: withKeys = true, gatewayEnv = {}, upstreamPKCE = true, log, ports: fixed = {}, issuerPath = '', issuerPathVia = 'PARJARM_ISSUER', tls = false } = {}) {
   if (!['PARJARM_ISSUER', 'PARJARM_UPSTREAM_URL'].includes(issuerPathVia)) throw new TypeError(`startWorld: issuerPathVia ${issuerPathVia}`);
   const dir = mkdtempSync(join(tmpdir(), 'parjarm-e2e-'));
   const started = [];
@@ -63,9 +76,11 @@ export async function startWorld({ gateways = 1, redis = false, signingKeys: wit
     for (let i = 0; i < Math.max(gateways, 1); i++) {
       ports.push({ port: (i === 0 && fixed.gateway) || await freePort(), admin: (i === 0 && fixed.admin) || await freePort() });
     }
-    const issuer = `http://127.0.0.1:${ports[0].port}${issuerPath}`;
+    const issuer = `${tls ? 'https' : 'http'}://127.0.0.1:${ports[0].port}${issuerPath}`;
 
-    const config = await makeWorldConfig(callback.url);
+    const pki = tls ? makePKI(dir) : undefined;
+    const certHeader = 'X-SSL-Client-Cert';
+    const config = await makeWorldConfig(callback.url, tls ? { mtls: { sanDns: CLIENT_SAN_DNS } } : {});
     const upstreamLog = [];
     const upstream = await startUpstream({
       port: fixed.upstream ?? 0,
@@ -74,6 +89,7 @@ export async function startWorld({ gateways = 1, redis = false, signingKeys: wit
       jwks: upstreamKeys(),
       mountPath: issuerPath,
       pkce: upstreamPKCE,
+      mtls: tls ? { header: certHeader, caPem: pki.ca.cert } : undefined,
       log: (l) => {
         upstreamLog.push(l);
         log?.(`[upstream] ${l}`);
@@ -102,17 +118,28 @@ export async function startWorld({ gateways = 1, redis = false, signingKeys: wit
       clientsFile,
       signingKeysFile,
       redisUrl: redisServer?.url,
-      env: gatewayEnv,
+      env: tls ? {
+        PARJARM_TLS_CERT_FILE: pki.server.certFile,
+        PARJARM_TLS_KEY_FILE: pki.server.keyFile,
+        PARJARM_TLS_CLIENT_CA_FILE: pki.ca.certFile,
+        PARJARM_UPSTREAM_CLIENT_CERT_HEADER: certHeader,
+        PARJARM_UPSTREAM_CLIENT_CERT_HEADER_FORMAT: 'nginx',
+        ...gatewayEnv,
+      } : gatewayEnv,
+      tls,
       log,
       started,
     });
 
+    const worldFetch = (withCertificate = false) => tlsFetch({ ca: pki.ca.cert, ...(withCertificate ? { cert: pki.client.cert, key: pki.client.key } : {}) });
     return {
       issuer,
       upstreamUrl: upstream.url,
       subject: USER,
       plainResponseKeys: ['code', 'iss', 'state'],
-      user: (opts = {}) => new UserAgent({ username: USER.username, password: USER.password, ...opts }),
+      user: (opts = {}) => new UserAgent({ username: USER.username, password: USER.password, ...(tls ? { fetch: worldFetch(false) } : {}), ...opts }),
+      pki,
+      tlsFetch: tls ? worldFetch : undefined,
       interactions: (agent) => agent.pages.map((p) => p.kind),
       dir,
       callback,
