@@ -7,7 +7,7 @@
 # and the README's demo, once.
 #
 # Usage: scripts/test.sh
-# Environment: FUZZTIME (per fuzz target, default 8s), SKIP_E2E=1 to skip the
+# Environment: FUZZTIME (per fuzz target, default 5s), SKIP_E2E=1 to skip the
 # end-to-end suite, SKIP_FUZZ=1 to skip fuzzing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,13 +40,13 @@ step "go test -race"
 go test -race -count=1 ./...
 
 if [ "${SKIP_FUZZ:-}" != 1 ]; then
-  step "fuzz (${FUZZTIME:-8s} per target)"
+  step "fuzz (${FUZZTIME:-5s} per target)"
   # Every Fuzz function in the module, each for a bounded time.
   grep -rl --include='*_test.go' '^func Fuzz' . | grep -v node_modules | sort | while read -r file; do
     pkg="./$(dirname "${file#./}")"
     for fn in $(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$file"); do
       echo "-- $pkg $fn"
-      if ! go test -run '^$' -fuzz "^${fn}\$" -fuzztime "${FUZZTIME:-8s}" -fuzzminimizetime 5s "$pkg" >/tmp/parjarm-fuzz.log 2>&1; then
+      if ! go test -run '^$' -fuzz "^${fn}\$" -fuzztime "${FUZZTIME:-5s}" -fuzzminimizetime 5s "$pkg" >/tmp/parjarm-fuzz.log 2>&1; then
         # Go 1.26's fuzz coordinator can report "context deadline exceeded"
         # as the -fuzztime window closes, with no input found (golang/go
         # issue 75804, fixed in Go 1.27). A finding always writes its input.
