@@ -142,6 +142,17 @@ func (s *Server) URL() string {
 	return "redis://" + s.Addr() + "/0"
 }
 
+// Signal sends sig to the running server: SIGSTOP freezes it (a replica
+// then acknowledges nothing), SIGCONT thaws it.
+func (s *Server) Signal(sig os.Signal) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return errors.New("redistest: signal: the server is not running")
+	}
+	return s.cmd.Process.Signal(sig)
+}
+
 // Port returns the server's port.
 func (s *Server) Port() int { return s.port }
 
