@@ -30,6 +30,7 @@ func haStore(t *testing.T, opts store.RedisOptions) store.Store {
 // request_uri then used up) on Redis Cluster and on Sentinel, with and
 // without waiting for a replica.
 func TestPARFlowOnRedisClusterAndSentinel(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		store func(t *testing.T) store.Store
@@ -100,6 +101,7 @@ const (
 // to the primary only, asynchronous replication); the run reports how
 // many. With MinReplicas 1 none may be.
 func TestSentinelFailoverUnderLoad(t *testing.T) {
+	t.Parallel()
 	for _, minReplicas := range []int{0, 1} {
 		t.Run(fmt.Sprintf("min replicas %d", minReplicas), func(t *testing.T) {
 			t.Parallel()
