@@ -14,9 +14,18 @@ import (
 	"github.com/parjarm/parjarm/store"
 )
 
+// waitReadTimeout is the Redis read timeout of the tests that WAIT.
+const waitReadTimeout = 2 * time.Second
+
 // haStore returns a Redis store for opts, closed when the test ends.
 func haStore(t *testing.T, opts store.RedisOptions) store.Store {
 	t.Helper()
+	if opts.MinReplicas > 0 {
+		// WAIT may block for half the read timeout: on this shared,
+		// loaded test machine a replica can take longer than the default
+		// 500ms to acknowledge.
+		opts.ReadTimeout = waitReadTimeout
+	}
 	st, err := store.NewRedis(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -128,6 +137,7 @@ func runFailover(t *testing.T, minReplicas int) failoverRun {
 	// Two replicas: after the failover one is the primary and the other
 	// can acknowledge its writes.
 	s := redistest.StartSentinelWithReplicas(t, 2)
+	s.LogOnFailure(t)
 	st := haStore(t, store.RedisOptions{SentinelMaster: redistest.SentinelMaster, SentinelAddrs: s.Addrs(), MinReplicas: minReplicas})
 	h := newHarness(t, harnessOptions{store: st})
 	c := &http.Client{Timeout: failoverSlowest + time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

@@ -21,7 +21,7 @@ import (
 // succeed, key by key: a WAIT sent elsewhere would get these wrong.
 func TestRedisMinReplicasWaitsOnTheNodeThatOwnsTheKey(t *testing.T) {
 	c := redistest.StartClusterWithReplicas(t, 3, 1)
-	r, err := store.NewRedis(store.RedisOptions{ClusterAddrs: c.Addrs(), MinReplicas: 1})
+	r, err := store.NewRedis(store.RedisOptions{ClusterAddrs: c.Addrs(), MinReplicas: 1, ReadTimeout: waitReadTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,11 @@ import (
 	"github.com/parjarm/parjarm/store/storetest"
 )
 
+// waitReadTimeout is the read timeout of the tests whose replicas must
+// acknowledge: WAIT may block for half of it, and on a loaded test machine
+// a replica can take longer than the default 500ms.
+const waitReadTimeout = 2 * time.Second
+
 // conformance runs the store suite on stores built from opts.
 func conformance(t *testing.T, opts store.RedisOptions) {
 	t.Helper()
@@ -42,12 +47,12 @@ func TestRedisConformanceWithMinReplicas(t *testing.T) {
 	t.Run("sentinel", func(t *testing.T) {
 		t.Parallel()
 		s := redistest.StartSentinel(t)
-		conformance(t, store.RedisOptions{SentinelMaster: redistest.SentinelMaster, SentinelAddrs: s.Addrs(), MinReplicas: 1})
+		conformance(t, store.RedisOptions{SentinelMaster: redistest.SentinelMaster, SentinelAddrs: s.Addrs(), MinReplicas: 1, ReadTimeout: waitReadTimeout})
 	})
 	t.Run("cluster", func(t *testing.T) {
 		t.Parallel()
 		c := redistest.StartClusterWithReplicas(t, 3, 1)
-		conformance(t, store.RedisOptions{ClusterAddrs: c.Addrs(), MinReplicas: 1})
+		conformance(t, store.RedisOptions{ClusterAddrs: c.Addrs(), MinReplicas: 1, ReadTimeout: waitReadTimeout})
 	})
 }
 

@@ -27,7 +27,7 @@ func TestRunUsesTheConfiguredRedisMode(t *testing.T) {
 		{"sentinel", func(t *testing.T) map[string]string {
 			s := redistest.StartSentinel(t)
 			return map[string]string{"PARJARM_REDIS_SENTINEL_MASTER": redistest.SentinelMaster, "PARJARM_REDIS_SENTINEL_ADDRS": strings.Join(s.Addrs(), ","),
-				"PARJARM_REDIS_MIN_REPLICAS": "1"}
+				"PARJARM_REDIS_MIN_REPLICAS": "1", "PARJARM_REDIS_TIMEOUT": "2s"}
 		}, http.StatusCreated, ""},
 		{"cluster", func(t *testing.T) map[string]string {
 			return map[string]string{"PARJARM_REDIS_CLUSTER_ADDRS": strings.Join(redistest.StartCluster(t, 3).Addrs(), ",")}

@@ -141,6 +141,18 @@ type Sentinel struct {
 	Sentinels []*Server
 }
 
+// LogOnFailure makes t log the end of every server's log if it fails.
+func (s *Sentinel) LogOnFailure(t testing.TB) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for _, n := range append(append([]*Server{s.Primary}, s.Replicas...), s.Sentinels...) {
+			t.Logf("redis-server %s %s", n.Addr(), n.LogTail())
+		}
+	})
+}
+
 // Addrs returns the Sentinels' addresses.
 func (s *Sentinel) Addrs() []string {
 	addrs := make([]string, len(s.Sentinels))

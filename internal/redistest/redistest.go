@@ -153,6 +153,11 @@ func (s *Server) Signal(sig os.Signal) error {
 	return s.cmd.Process.Signal(sig)
 }
 
+// LogTail returns the end of the server's log, for failure messages.
+func (s *Server) LogTail() string {
+	return logTail(filepath.Join(s.dir, "redis.log"))
+}
+
 // Port returns the server's port.
 func (s *Server) Port() int { return s.port }
 
