@@ -145,6 +145,11 @@ type Config struct {
 	// RedisTimeout bounds each Redis read and write. Default 1s.
 	RedisTimeout time.Duration `env:"REDIS_TIMEOUT" envDefault:"1s"`
 
+	// RedisMinReplicas is how many replicas must have each Redis write
+	// (WAIT) before it counts as done; fewer within half of RedisTimeout
+	// fail the request with 503. Default 0: no wait.
+	RedisMinReplicas int `env:"REDIS_MIN_REPLICAS" envDefault:"0"`
+
 	// MemoryStoreMaxEntries bounds the in-memory store (used when no Redis
 	// is configured); a full store answers 503. Default 100000.
 	MemoryStoreMaxEntries int `env:"MEMORY_STORE_MAX_ENTRIES" envDefault:"100000"`

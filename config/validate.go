@@ -42,6 +42,7 @@ type bounds struct {
 	lo, hi  int64
 	note    string
 	seconds bool // print durations in seconds (e.g. 600s, not 10m)
+	zero    bool // an integer may be 0 (it switches its feature off)
 }
 
 // durationBounds are the ranges of the duration variables beyond "> 0",
@@ -75,6 +76,8 @@ var intBounds = map[string]bounds{
 	Prefix + "JWKS_MAX_BYTES":     {lo: 1024, hi: 10 << 20},
 	// An IPv6 /32 is what a registry allocates to an ISP; /128 is one address.
 	Prefix + "RATE_LIMIT_IPV6_PREFIX": {lo: 32, hi: 128},
+	// Redis answers WAIT with how many replicas acknowledged; 0 waits for none.
+	Prefix + "REDIS_MIN_REPLICAS": {hi: 100, zero: true},
 }
 
 // Validate reports every problem of c at once, as an errors.Join of
@@ -335,6 +338,9 @@ func (c *Config) validateRedis(p *problems) {
 		if c.RedisTLS {
 			p.add("REDIS_TLS", fix)
 		}
+		if c.RedisMinReplicas > 0 {
+			p.add("REDIS_MIN_REPLICAS", "is set but no Redis is configured (the in-memory store has no replicas); configure Redis, or remove it")
+		}
 	}
 }
 
@@ -361,6 +367,9 @@ func (c *Config) validateNumbers(p *problems) {
 			n := fv.Int()
 			b := intBounds[f.name]
 			switch {
+			case b.zero && n < 0:
+				p.add(name, "%d is negative; use 0 (off, the default) or a number above 0", n)
+			case b.zero && n == 0:
 			case n <= 0 && b.lo <= 1:
 				p.add(name, "%d is not positive; use a number above 0, such as %s", n, f.def)
 			case b.lo > 0 && n < b.lo:

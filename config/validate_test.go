@@ -68,6 +68,10 @@ var invalidCases = []struct {
 	{"a zero Redis dial timeout is refused", map[string]string{"PARJARM_REDIS_DIAL_TIMEOUT": "0s"}, "PARJARM_REDIS_DIAL_TIMEOUT", "not positive"},
 	{"a negative Redis timeout is refused", map[string]string{"PARJARM_REDIS_TIMEOUT": "-1s"}, "PARJARM_REDIS_TIMEOUT", "not positive"},
 	{"a Redis timeout that is not a duration is refused", map[string]string{"PARJARM_REDIS_TIMEOUT": "soon"}, "PARJARM_REDIS_TIMEOUT", `"soon" is not a duration`},
+	{"a negative Redis minimum of replicas is refused", map[string]string{"PARJARM_REDIS_URL": "redis://redis:6379", "PARJARM_REDIS_MIN_REPLICAS": "-1"}, "PARJARM_REDIS_MIN_REPLICAS", "-1 is negative; use 0"},
+	{"a Redis minimum of replicas above 100 is refused", map[string]string{"PARJARM_REDIS_URL": "redis://redis:6379", "PARJARM_REDIS_MIN_REPLICAS": "101"}, "PARJARM_REDIS_MIN_REPLICAS", "above the 100 maximum"},
+	{"a Redis minimum of replicas that is not a number is refused", map[string]string{"PARJARM_REDIS_URL": "redis://redis:6379", "PARJARM_REDIS_MIN_REPLICAS": "all"}, "PARJARM_REDIS_MIN_REPLICAS", `"all" is not a whole number`},
+	{"a Redis minimum of replicas without Redis is refused", map[string]string{"PARJARM_REDIS_MIN_REPLICAS": "1"}, "PARJARM_REDIS_MIN_REPLICAS", "no Redis is configured"},
 	{"a zero memory store size is refused", map[string]string{"PARJARM_MEMORY_STORE_MAX_ENTRIES": "0"}, "PARJARM_MEMORY_STORE_MAX_ENTRIES", "not positive"},
 	{"a memory store size that is not a number is refused", map[string]string{"PARJARM_MEMORY_STORE_MAX_ENTRIES": "many"}, "PARJARM_MEMORY_STORE_MAX_ENTRIES", `"many" is not a whole number`},
 
@@ -333,6 +337,9 @@ func TestValidateReportsEveryZeroValueOfAnEmptyConfig(t *testing.T) {
 	got := reported((&Config{}).Validate())
 	for _, f := range fields() {
 		if f.typ != reflect.TypeFor[time.Duration]() && f.kind != reflect.Int && f.kind != reflect.Int64 {
+			continue
+		}
+		if intBounds[f.name].zero { // zero switches the feature off
 			continue
 		}
 		if !slices.Contains(got, f.name) {

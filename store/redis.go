@@ -56,6 +56,13 @@ type RedisOptions struct {
 	// PoolSize is the number of connections per node. Zero means the
 	// go-redis default, 10 per CPU (or the URL's pool_size).
 	PoolSize int
+	// MinReplicas, if above zero, makes every write (Put, Take,
+	// PutIfAbsent) wait with WAIT until that many replicas acknowledged it,
+	// for at most half the read timeout; fewer acknowledgements fail the
+	// write with ErrUnavailable. A write so failed may still have been
+	// applied on the primary: the caller answered 503, never success, so
+	// nothing it confirmed is lost when a replica takes over.
+	MinReplicas int
 }
 
 // Redis is the Store shared by every gateway replica, backed by a
@@ -67,6 +74,10 @@ type RedisOptions struct {
 // reach Redis wraps ErrUnavailable.
 type Redis struct {
 	client redis.UniversalClient
+	// minReplicas and waitTimeout are WAIT's arguments; no WAIT when
+	// minReplicas is zero.
+	minReplicas int
+	waitTimeout time.Duration
 }
 
 // NewRedis builds the client described by opts without connecting. It
@@ -112,7 +123,7 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 		o.ClientName = clientName
 		o.ContextTimeoutEnabled = true
 		o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-		return &Redis{client: redis.NewClient(o)}, nil
+		return newRedis(redis.NewClient(o), opts.MinReplicas, o.ReadTimeout), nil
 
 	case opts.SentinelMaster != "":
 		o := &redis.FailoverOptions{
@@ -131,7 +142,7 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 			ContextTimeoutEnabled: true,
 		}
 		failFast(&o.MaxRetries, &o.DialerRetries)
-		return &Redis{client: redis.NewFailoverClient(o)}, nil
+		return newRedis(redis.NewFailoverClient(o), opts.MinReplicas, o.ReadTimeout), nil
 
 	default:
 		o := &redis.ClusterOptions{
@@ -149,8 +160,15 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 			MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 		}
 		failFast(&o.MaxRetries, &o.DialerRetries)
-		return &Redis{client: redis.NewClusterClient(o)}, nil
+		return newRedis(redis.NewClusterClient(o), opts.MinReplicas, o.ReadTimeout), nil
 	}
+}
+
+// newRedis wraps client. WAIT shares a pipeline's read deadline (the read
+// timeout) with the write before it, so it may block for at most half of
+// it: its reply then arrives before the deadline.
+func newRedis(client redis.UniversalClient, minReplicas int, readTimeout time.Duration) *Redis {
+	return &Redis{client: client, minReplicas: minReplicas, waitTimeout: max(readTimeout/2, time.Millisecond)}
 }
 
 // clientName is what CLIENT LIST shows for the gateway's connections.
@@ -206,6 +224,9 @@ func (opts RedisOptions) problems() []error {
 	}
 	if opts.PoolSize < 0 {
 		errs = append(errs, fmt.Errorf("store: redis pool size must not be negative, got %d", opts.PoolSize))
+	}
+	if opts.MinReplicas < 0 {
+		errs = append(errs, fmt.Errorf("store: redis minimum replicas must not be negative, got %d", opts.MinReplicas))
 	}
 	return errs
 }
@@ -273,10 +294,21 @@ func (r *Redis) Put(ctx context.Context, key string, value []byte, ttl time.Dura
 	if err := checkTTL(ttl); err != nil {
 		return err
 	}
-	if err := r.client.Set(ctx, key, value, ttl).Err(); err != nil {
+	if r.minReplicas == 0 {
+		if err := r.client.Set(ctx, key, value, ttl).Err(); err != nil {
+			return unavailable("SET", err)
+		}
+		return nil
+	}
+	var set *redis.StatusCmd
+	wait, err := r.replicated(ctx, "SET", key, func(p redis.Pipeliner) { set = p.Set(ctx, key, value, ttl) })
+	if err != nil {
+		return err
+	}
+	if err := set.Err(); err != nil {
 		return unavailable("SET", err)
 	}
-	return nil
+	return r.acknowledged("SET", wait)
 }
 
 // Get returns the value stored under key, or ErrNotFound.
@@ -292,9 +324,27 @@ func (r *Redis) Get(ctx context.Context, key string) ([]byte, error) {
 // returns ErrNotFound. One command, not GET then DEL: of concurrent Takes
 // exactly one gets the value (RFC 9126, section 7.3, single use).
 func (r *Redis) Take(ctx context.Context, key string) ([]byte, error) {
-	b, err := r.client.GetDel(ctx, key).Bytes()
+	if r.minReplicas == 0 {
+		b, err := r.client.GetDel(ctx, key).Bytes()
+		if err != nil {
+			return nil, notFoundOr("GETDEL", err)
+		}
+		return b, nil
+	}
+	// The deletion must reach the replicas too: a value deleted on the
+	// primary only would be taken a second time after a failover.
+	var del *redis.StringCmd
+	wait, err := r.replicated(ctx, "GETDEL", key, func(p redis.Pipeliner) { del = p.GetDel(ctx, key) })
 	if err != nil {
+		return nil, err
+	}
+	b, err := del.Bytes()
+	if err != nil {
+		// Not found deleted nothing: there is nothing to replicate.
 		return nil, notFoundOr("GETDEL", err)
+	}
+	if err := r.acknowledged("GETDEL", wait); err != nil {
+		return nil, err
 	}
 	return b, nil
 }
@@ -306,11 +356,68 @@ func (r *Redis) PutIfAbsent(ctx context.Context, key string, value []byte, ttl t
 	if err := checkTTL(ttl); err != nil {
 		return false, err
 	}
-	ok, err := r.client.SetNX(ctx, key, value, ttl).Result()
+	if r.minReplicas == 0 {
+		ok, err := r.client.SetNX(ctx, key, value, ttl).Result()
+		if err != nil {
+			return false, unavailable("SET NX", err)
+		}
+		return ok, nil
+	}
+	var setNX *redis.BoolCmd
+	wait, err := r.replicated(ctx, "SET NX", key, func(p redis.Pipeliner) { setNX = p.SetNX(ctx, key, value, ttl) })
+	if err != nil {
+		return false, err
+	}
+	ok, err := setNX.Result()
 	if err != nil {
 		return false, unavailable("SET NX", err)
 	}
-	return ok, nil
+	if !ok {
+		// The key exists: nothing was written.
+		return false, nil
+	}
+	if err := r.acknowledged("SET NX", wait); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// replicated sends the write that queue adds on key and WAIT in one
+// round trip to the node that owns key, and returns WAIT's command for
+// acknowledged. On Cluster WAIT has no key, so go-redis would send it to
+// any node: the pipeline goes to the key's master instead. The write's own
+// result stays in the command queue added; a redis.Nil reply (GETDEL of a
+// missing key) is not a failure here.
+func (r *Redis) replicated(ctx context.Context, op, key string, queue func(redis.Pipeliner)) (*redis.Cmd, error) {
+	var pipe redis.Pipeliner
+	if cc, ok := r.client.(*redis.ClusterClient); ok {
+		master, err := cc.MasterForKey(ctx, key)
+		if err != nil {
+			return nil, unavailable(op, err)
+		}
+		pipe = master.Pipeline()
+	} else {
+		pipe = r.client.Pipeline()
+	}
+	queue(pipe)
+	wait := pipe.Do(ctx, "wait", r.minReplicas, r.waitTimeout.Milliseconds())
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, unavailable(op, err)
+	}
+	return wait, nil
+}
+
+// acknowledged fails with ErrUnavailable unless WAIT counted at least
+// minReplicas replicas that have the write.
+func (r *Redis) acknowledged(op string, wait *redis.Cmd) error {
+	acked, err := wait.Int64()
+	if err != nil {
+		return unavailable("WAIT", err)
+	}
+	if acked < int64(r.minReplicas) {
+		return fmt.Errorf("%w: redis %s: %d of %d replicas acknowledged within %s", ErrUnavailable, op, acked, r.minReplicas, r.waitTimeout)
+	}
+	return nil
 }
 
 // Ping sends PING; it fails with ErrUnavailable when Redis cannot be

@@ -555,6 +555,7 @@ func openStore(cfg *config.Config, log *zap.Logger) (store.Store, error) {
 		DialTimeout:      cfg.RedisDialTimeout,
 		ReadTimeout:      cfg.RedisTimeout,
 		WriteTimeout:     cfg.RedisTimeout,
+		MinReplicas:      cfg.RedisMinReplicas,
 	}
 	if cfg.RedisURL != nil {
 		opts.URL = cfg.RedisURL.String()

@@ -35,6 +35,11 @@ const (
 	startAttempts = 5
 )
 
+// dataArgs are the arguments of every data server (not Sentinels): no
+// persistence, and a replica's first sync starts at once rather than after
+// the default 5-second wait for more replicas.
+var dataArgs = []string{"--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0"}
+
 // Binary returns the path of the redis-server executable, or an error that
 // says how to install it.
 func Binary() (string, error) {
@@ -53,6 +58,11 @@ type Server struct {
 	binary string
 	dir    string
 	port   int
+	// args are the arguments of redis-server, made once the port is known:
+	// standalone by default, a cluster node, a replica or a Sentinel.
+	args func(port int) ([]string, error)
+	// argv is what args returned for port, reused by Restart.
+	argv []string
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -65,6 +75,13 @@ type Server struct {
 // where CI=true, too), with a message that says how to install it.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return startWith(t, nil)
+}
+
+// startWith starts a redis-server whose mode-specific arguments args makes
+// for the port chosen (nil: a standalone server).
+func startWith(t testing.TB, args func(dir string, port int) ([]string, error)) *Server {
+	t.Helper()
 	binary, err := Binary()
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -73,6 +90,27 @@ func Start(t testing.TB) *Server {
 		t.Fatalf("%v", err)
 	}
 	s := &Server{t: t, binary: binary, dir: t.TempDir()}
+	s.args = func(port int) ([]string, error) {
+		base := []string{
+			"--port", strconv.Itoa(port),
+			"--bind", "127.0.0.1",
+			"--daemonize", "no",
+			"--dir", s.dir,
+			"--logfile", filepath.Join(s.dir, "redis.log"),
+		}
+		if args == nil {
+			return append(base, dataArgs...), nil
+		}
+		extra, err := args(s.dir, port)
+		if err != nil {
+			return nil, err
+		}
+		// A Sentinel takes its config file first; the rest may follow.
+		if len(extra) > 0 && !strings.HasPrefix(extra[0], "--") {
+			return append(extra[:1:1], append(base, extra[1:]...)...), nil
+		}
+		return append(base, extra...), nil
+	}
 	// Registered after TempDir, so it runs before the directory is removed.
 	t.Cleanup(s.Stop)
 
@@ -83,6 +121,9 @@ func Start(t testing.TB) *Server {
 			t.Fatalf("redistest: find a free port: %v", err)
 		}
 		s.port = port
+		if s.argv, lastErr = s.args(port); lastErr != nil {
+			t.Fatalf("redistest: configure redis-server: %v", lastErr)
+		}
 		if lastErr = s.start(); lastErr == nil {
 			return s
 		}
@@ -100,6 +141,25 @@ func (s *Server) Addr() string {
 func (s *Server) URL() string {
 	return "redis://" + s.Addr() + "/0"
 }
+
+// Signal sends sig to the running server: SIGSTOP freezes it (a replica
+// then acknowledges nothing), SIGCONT thaws it.
+func (s *Server) Signal(sig os.Signal) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return errors.New("redistest: signal: the server is not running")
+	}
+	return s.cmd.Process.Signal(sig)
+}
+
+// LogTail returns the end of the server's log, for failure messages.
+func (s *Server) LogTail() string {
+	return logTail(filepath.Join(s.dir, "redis.log"))
+}
+
+// Port returns the server's port.
+func (s *Server) Port() int { return s.port }
 
 // Stop kills the server (SIGKILL, as in a crash) and waits until its port
 // is closed. Stopping a stopped server does nothing.
@@ -150,15 +210,7 @@ func (s *Server) start() error {
 		return errors.New("already running")
 	}
 	logFile := filepath.Join(s.dir, "redis.log")
-	cmd := exec.Command(s.binary,
-		"--port", strconv.Itoa(s.port),
-		"--bind", "127.0.0.1",
-		"--save", "",
-		"--appendonly", "no",
-		"--daemonize", "no",
-		"--dir", s.dir,
-		"--logfile", logFile,
-	)
+	cmd := exec.Command(s.binary, s.argv...)
 	cmd.Dir = s.dir
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/parjarm/parjarm/internal/redistest"
+)
+
+// The PARJARM_REDIS_* variables of each mode reach the store: run serves
+// pushes from Sentinel and Cluster, and PARJARM_REDIS_MIN_REPLICAS makes a
+// push that no replica acknowledged a 503.
+func TestRunUsesTheConfiguredRedisMode(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		env        func(t *testing.T) map[string]string
+		wantStatus int
+		wantError  string
+	}{
+		{"sentinel", func(t *testing.T) map[string]string {
+			s := redistest.StartSentinel(t)
+			return map[string]string{"PARJARM_REDIS_SENTINEL_MASTER": redistest.SentinelMaster, "PARJARM_REDIS_SENTINEL_ADDRS": strings.Join(s.Addrs(), ","),
+				"PARJARM_REDIS_MIN_REPLICAS": "1", "PARJARM_REDIS_TIMEOUT": "2s"}
+		}, http.StatusCreated, ""},
+		{"cluster", func(t *testing.T) map[string]string {
+			return map[string]string{"PARJARM_REDIS_CLUSTER_ADDRS": strings.Join(redistest.StartCluster(t, 3).Addrs(), ",")}
+		}, http.StatusCreated, ""},
+		{"standalone without replica, one must acknowledge", func(t *testing.T) map[string]string {
+			return map[string]string{"PARJARM_REDIS_URL": redistest.Start(t).URL(), "PARJARM_REDIS_MIN_REPLICAS": "1"}
+		}, http.StatusServiceUnavailable, "temporarily_unavailable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			listen, admin := freeAddr(t), freeAddr(t)
+			issuer := "http://" + listen
+			up := upstream(t, issuer, jose.JSONWebKeySet{})
+			env := map[string]string{
+				"PARJARM_UPSTREAM_URL": up.URL, "PARJARM_ISSUER": issuer, "PARJARM_ALLOW_INSECURE_HTTP": "true",
+				"PARJARM_LISTEN_ADDR": listen, "PARJARM_ADMIN_ADDR": admin,
+				"PARJARM_CLIENTS_FILE": writeFile(t, "clients.json", clientsJSON),
+			}
+			for k, v := range tc.env(t) {
+				env[k] = v
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			var out syncBuffer
+			done := make(chan error, 1)
+			go func() { done <- run(ctx, nil, env, &out) }()
+			t.Cleanup(func() {
+				cancel()
+				select {
+				case err := <-done:
+					if err != nil {
+						t.Errorf("run: %v", err)
+					}
+				case <-time.After(20 * time.Second):
+					t.Error("no graceful shutdown")
+				}
+			})
+			waitReady(t, "http://"+admin+"/readyz", done)
+
+			form := url.Values{"client_id": {"app"}, "response_type": {"code"}, "redirect_uri": {"https://app.example/cb"}, "scope": {"openid"}}
+			req, _ := http.NewRequest(http.MethodPost, issuer+"/par", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth("app", "app-secret-0123456789")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body struct {
+				RequestURI string `json:"request_uri"`
+				Error      string `json:"error"`
+			}
+			_ = json.NewDecoder(resp.Body).Decode(&body)
+			if resp.StatusCode != tc.wantStatus || body.Error != tc.wantError {
+				t.Fatalf("push: %d %q, want %d %q", resp.StatusCode, body.Error, tc.wantStatus, tc.wantError)
+			}
+			if tc.wantStatus == http.StatusCreated && body.RequestURI == "" {
+				t.Fatal("push answered 201 without a request_uri")
+			}
+		})
+	}
+}
