@@ -98,7 +98,8 @@ const (
 	failoverKillAt   = 2 * time.Second         // when the primary is killed
 	failoverTick     = 40 * time.Millisecond   // 25 rounds a second, 3 requests each
 	failoverSlowest  = 5 * time.Second         // no request may take longer
-	failoverMaxError = 8 * time.Second         // bound of the error window
+	failoverMaxError = 15 * time.Second        // bound of the error window
+	failoverGrace    = 15 * time.Second        // the stream goes on until it is calm, at most this long
 	failoverCalm     = 1500 * time.Millisecond // the stream's last stretch has no error
 )
 
@@ -205,7 +206,26 @@ func runFailover(t *testing.T, minReplicas int) failoverRun {
 	killAt := time.After(failoverKillAt)
 	tick := time.NewTicker(failoverTick)
 	defer tick.Stop()
-	for i := 0; time.Since(begin) < failoverStream; i++ {
+	// lastFailure is when the latest failed request ended.
+	lastFailure := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		var last time.Time
+		for _, o := range outcomes {
+			if !o.ok && o.end.After(last) {
+				last = o.end
+			}
+		}
+		return last
+	}
+	// The stream runs for failoverStream, and on (under load Sentinel may
+	// take longer to reattach the replica) until failoverCalm has passed
+	// without a failure, failoverGrace at the most: bounded either way.
+	for i := 0; ; i++ {
+		if el := time.Since(begin); el >= failoverStream+failoverGrace ||
+			(el >= failoverStream && time.Since(lastFailure()) >= failoverCalm) {
+			break
+		}
 		select {
 		case <-killAt:
 			killed = time.Now()
