@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # The whole parjarm test suite: formatting, vet, unit and integration tests
 # (with the race detector, against a real redis-server each test starts
-# itself), bounded fuzzing of every parser of untrusted input, the static
+# itself), the Helm chart rendered and strictly decoded for each of its value
+# sets with the dashboard and alert rules checked against the exported metrics,
+# bounded fuzzing of every parser of untrusted input, the static
 # build the Dockerfile makes, the compose file check, and the end-to-end suite
 # (real oidc-provider upstream, real oauth4webapi client, headless Chromium)
 # and the README's demo, once.
 #
 # Usage: scripts/test.sh
 # Environment: FUZZTIME (per fuzz target, default 8s), SKIP_E2E=1 to skip the
-# end-to-end suite, SKIP_FUZZ=1 to skip fuzzing.
+# end-to-end suite, SKIP_FUZZ=1 to skip fuzzing, SKIP_HELM=1 to skip the Helm
+# chart's render-and-validate module.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,6 +41,13 @@ go vet ./...
 
 step "go test -race"
 go test -race -count=1 ./...
+
+if [ "${SKIP_HELM:-}" != 1 ]; then
+  # A module of its own (Helm and the Kubernetes API types stay out of the gateway's go.mod),
+  # so the root's go vet ./... and go test ./... do not reach it.
+  step "Helm chart, dashboard and alert rules (deploy/helm/test)"
+  (cd deploy/helm/test && go vet ./... && go test -count=1 ./...)
+fi
 
 if [ "${SKIP_FUZZ:-}" != 1 ]; then
   step "fuzz (${FUZZTIME:-8s} per target)"

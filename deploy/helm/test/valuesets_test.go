@@ -6,12 +6,14 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/parjarm/parjarm/client"
 	"github.com/parjarm/parjarm/config"
 	"github.com/parjarm/parjarm/jarm"
+	"helm.sh/helm/v3/pkg/chartutil"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -356,5 +358,40 @@ func TestRefused(t *testing.T) {
 				t.Fatalf("error %q does not contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestReadme: the README's Kubernetes section names every value set CI renders, and its sidecar
+// snippet renders, validates and gives the gateway an environment it starts with.
+func TestReadme(t *testing.T) {
+	readme := string(readFile(t, "../../../README.md"))
+	sets, err := filepath.Glob(filepath.Join(chartDir, "ci", "*.yaml"))
+	if err != nil || len(sets) != 4 {
+		t.Fatalf("value sets %v (%v): want the four the tests render", sets, err)
+	}
+	for _, f := range sets {
+		if !strings.Contains(readme, "deploy/helm/parjarm/ci/"+filepath.Base(f)) {
+			t.Errorf("README does not name the value set %s", filepath.Base(f))
+		}
+	}
+	_, after, ok := strings.Cut(readme, "### The sidecar pattern\n")
+	if !ok {
+		t.Fatal(`README has no "### The sidecar pattern" section`)
+	}
+	_, block, ok := strings.Cut(after, "```yaml\n")
+	if !ok {
+		t.Fatal("the sidecar section has no yaml snippet")
+	}
+	block, _, _ = strings.Cut(block, "```")
+	vals, err := chartutil.ReadValues([]byte(block))
+	if err != nil {
+		t.Fatalf("the README's sidecar snippet: %v", err)
+	}
+	r := mustRender(t, vals)
+	if len(r.deployment.Spec.Template.Spec.Containers) != 2 || r.configMap.Data["PARJARM_UPSTREAM_URL"] != "http://127.0.0.1:4000" {
+		t.Errorf("the README's sidecar snippet does not render the sidecar pattern")
+	}
+	if _, err := config.Load(gatewayEnviron(t, r)); err != nil {
+		t.Errorf("the README's sidecar snippet: the gateway would not start: %v", err)
 	}
 }
