@@ -3,6 +3,8 @@ package test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"reflect"
 	"regexp"
 	"sort"
@@ -11,6 +13,9 @@ import (
 
 	"github.com/parjarm/parjarm/metrics"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/rulefmt"
+	"github.com/prometheus/prometheus/promql/parser"
 	"sigs.k8s.io/yaml"
 )
 
@@ -69,6 +74,9 @@ var (
 	matcherLabel = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)`)
 	groupingRef  = regexp.MustCompile(`\b(?:by|without)\s*\(([^)]*)\)`)
 )
+
+// promql parses PromQL as Prometheus does by default.
+var promql = parser.NewParser(parser.Options{})
 
 // scrapeLabels are the labels Prometheus adds to every scraped series (job, instance) and the
 // Prometheus Operator's target labels (namespace, pod, service, container, endpoint).
@@ -192,6 +200,11 @@ func TestDashboard(t *testing.T) {
 		}
 		for _, tg := range p.Targets {
 			checkExpr(t, where, tg.Expr, series)
+			// Grafana fills in its variables before Prometheus parses the query.
+			q := strings.NewReplacer(`$job`, `.*`, `$__rate_interval`, `5m`).Replace(tg.Expr)
+			if _, err := promql.ParseExpr(q); err != nil {
+				t.Errorf("%s: PromQL does not parse: %v\n%s", where, err, tg.Expr)
+			}
 			if strings.Contains(tg.Expr, "parjarm_") && !strings.Contains(tg.Expr, `job=~"$job"`) {
 				t.Errorf("%s: query does not filter on $job: %s", where, tg.Expr)
 			}
@@ -235,6 +248,11 @@ func TestAlertRules(t *testing.T) {
 	var rf ruleFile
 	if err := yaml.UnmarshalStrict(readFile(t, rulesFile), &rf); err != nil {
 		t.Fatalf("%s: %v", rulesFile, err)
+	}
+	// Prometheus's own rule file parser: unknown keys, PromQL, durations, label and annotation
+	// templates, as prometheus --config.file and promtool check rules would refuse them.
+	if _, errs := rulefmt.ParseFile(rulesFile, false, model.UTF8Validation, promql, slog.New(slog.NewTextHandler(io.Discard, nil))); len(errs) > 0 {
+		t.Fatalf("rulefmt: %v", errs)
 	}
 	alerts := map[string]bool{}
 	for _, g := range rf.Groups {
