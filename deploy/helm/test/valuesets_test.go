@@ -174,6 +174,21 @@ func TestSentinelThreeReplicas(t *testing.T) {
 	if ps := gw.Lifecycle; ps == nil || ps.PreStop == nil || ps.PreStop.Sleep == nil || ps.PreStop.Sleep.Seconds != 5 {
 		t.Errorf("preStop sleep of 5s expected: %+v", gw.Lifecycle)
 	}
+	// The error page template from a ConfigMap of its own, mounted read-only where the variable
+	// points.
+	if cm["PARJARM_ERROR_TEMPLATE"] != "/etc/parjarm/errors/error.html" {
+		t.Errorf("PARJARM_ERROR_TEMPLATE %q", cm["PARJARM_ERROR_TEMPLATE"])
+	}
+	if v := vols["error-pages"]; v.ConfigMap == nil || v.ConfigMap.Name != "parjarm-error-pages" {
+		t.Errorf("error-pages volume: %+v", v)
+	}
+	mounted := false
+	for _, m := range gw.VolumeMounts {
+		mounted = mounted || (m.Name == "error-pages" && m.MountPath == "/etc/parjarm/errors" && m.ReadOnly)
+	}
+	if !mounted {
+		t.Errorf("error-pages not mounted read-only at /etc/parjarm/errors: %+v", gw.VolumeMounts)
+	}
 	if len(r.deployment.Spec.Template.Spec.TopologySpreadConstraints) != 1 {
 		t.Error("topologySpreadConstraints not passed through")
 	}
