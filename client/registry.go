@@ -266,11 +266,14 @@ func jsonKind(goType string) string {
 // labelRaw names a client that failed to decode, by its client_id if that
 // much can be read.
 func labelRaw(raw json.RawMessage, i int) string {
-	var id struct {
-		ID string `json:"client_id"`
+	// A map, not a struct: member names match exactly (RFC 7591, section
+	// 4.1.1), as parseClient reads them.
+	var members map[string]json.RawMessage
+	var id string
+	if json.Unmarshal(raw, &members) == nil {
+		_ = json.Unmarshal(members["client_id"], &id)
 	}
-	_ = json.Unmarshal(raw, &id)
-	return label(id.ID, i)
+	return label(id, i)
 }
 
 // label names a client in messages: by client_id, or by position when the
