@@ -21,7 +21,6 @@ const (
 	kindStrings
 	kindBool
 	kindNumber
-	kindObject
 )
 
 func (k metaKind) String() string {
@@ -32,8 +31,6 @@ func (k metaKind) String() string {
 		return "true or false"
 	case kindNumber:
 		return "a number"
-	case kindObject:
-		return "an object"
 	default:
 		return "a string"
 	}
@@ -157,8 +154,6 @@ func checkKind(v json.RawMessage, k metaKind) string {
 	case kindNumber:
 		var n json.Number
 		ok = len(v) > 0 && v[0] != '"' && json.Unmarshal(v, &n) == nil
-	case kindObject:
-		ok = len(v) > 0 && v[0] == '{'
 	}
 	if ok {
 		return ""
