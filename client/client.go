@@ -5,6 +5,7 @@ package client
 
 import (
 	"crypto/sha256"
+	"encoding/json"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -49,8 +50,17 @@ type Client struct {
 	TLSClientAuthSANEmail  string `json:"tls_client_auth_san_email,omitempty"`
 	// RedirectURIs are the registered redirect URIs, matched exactly.
 	RedirectURIs []string `json:"redirect_uris"`
-	// ResponseTypes, if set, limits the response types the client may use.
+	// ResponseTypes, if set, limits the response types the client may use
+	// (RFC 7591, section 2): a push with another is refused with
+	// unauthorized_client (RFC 6749, section 4.1.2.1).
 	ResponseTypes []string `json:"response_types,omitempty"`
+	// GrantTypes, if set, are the grant types the client may use (RFC 7591,
+	// section 2). The gateway checks them against the response types at
+	// start-up (OpenID Connect Dynamic Client Registration 1.0, section 2).
+	GrantTypes []string `json:"grant_types,omitempty"`
+	// ApplicationType, if set, is "web" or "native" (OpenID Connect Dynamic
+	// Client Registration 1.0, section 2); it constrains redirect_uris.
+	ApplicationType string `json:"application_type,omitempty"`
 	// JWKS is the client's public key set, inline.
 	JWKS *jose.JSONWebKeySet `json:"jwks,omitempty"`
 	// JWKSURI is where the client's public key set is fetched from.
@@ -98,6 +108,10 @@ type Client struct {
 	secretDigest [sha256.Size]byte
 	// hasSecret reports whether secretDigest is set.
 	hasSecret bool
+	// extra holds the registered metadata the gateway keeps but does not act
+	// on (client_name, contacts, registration_access_token, …), by name,
+	// as raw JSON. It may hold secrets: never log it.
+	extra map[string]json.RawMessage
 }
 
 // Public reports whether the client is a public client (no authentication).

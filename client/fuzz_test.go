@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -74,8 +76,18 @@ func FuzzParseRegistry(f *testing.F) {
 		`{"clients": [{"client_id": "e", "client_secret": "s", "request_object_encryption_alg": "ECDH-ES", "request_object_encryption_enc": "A256GCM", "redirect_uris": ["https://a/cb"]}]}`,
 		`[]`,
 		``,
+		`[{"client_id": "a", "client_secret": "s", "redirect_uris": ["https://a/cb"], "client_name": "A", "client_name#ja-Jpan-JP": "エー", "contacts": ["ops@a"], "default_max_age": 60, "require_auth_time": true}]`,
+		`[{"client_id": "a", "client_secret": "s", "redirect_uris": ["https://a/cb"], "grant_types": ["client_credentials"]}]`,
+		`[{"client_id": "a", "client_secret": "s", "redirect_uris": ["http://a/cb"], "application_type": "web", "response_types": ["code id_token"], "grant_types": ["authorization_code", "implicit"]}]`,
+		`[{"client_id": "n", "token_endpoint_auth_method": "none", "redirect_uris": ["https://n/cb"], "application_type": "native"}]`,
+		`[{"client_id": "a", "grant_type": [], "redirect_uri": "x", "client_nmae": 1, "Client_ID": "b", "logo_uri#": "", "scope#fr": ""}]`,
+		`[{"client_id": "a", "client_secret": "s", "redirect_uris": ["https://a/cb"], "registration_access_token": "t", "client_secret_expires_at": "soon"}]`,
+		`[5, null, "x", {}]`,
 	} {
 		f.Add([]byte(seed))
+	}
+	if data, err := os.ReadFile("testdata/all-metadata.json"); err == nil {
+		f.Add(data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := client.Parse(data)
@@ -90,15 +102,29 @@ func FuzzParseRegistry(f *testing.F) {
 		}
 		// An HMAC request object client always has a plain secret at least
 		// as long as the hash (RFC 7518, section 3.2).
-		var doc struct {
-			Clients []struct {
-				ID string `json:"client_id"`
-			} `json:"clients"`
+		type entry struct {
+			ID string `json:"client_id"`
 		}
-		_ = json.Unmarshal(data, &doc)
+		var doc struct {
+			Clients []entry `json:"clients"`
+		}
+		if err := json.Unmarshal(data, &doc); err != nil {
+			_ = json.Unmarshal(data, &doc.Clients) // a bare array
+		}
+		acted := client.ActedMetadata()
 		for _, in := range doc.Clients {
-			if c, ok := r.Lookup(in.ID); ok && c.HMACRequestObjects() && len(c.Secret) < 32 {
+			c, ok := r.Lookup(in.ID)
+			if !ok {
+				continue
+			}
+			if c.HMACRequestObjects() && len(c.Secret) < 32 {
 				t.Fatalf("client %q: %s request objects with a %d-byte secret", c.ID, c.RequestObjectSigningAlg, len(c.Secret))
+			}
+			// Kept metadata never shadows what the gateway acts on.
+			for _, name := range c.MetadataNames() {
+				if slices.Contains(acted, name) {
+					t.Fatalf("client %q: acted-on %q kept as ignored metadata", c.ID, name)
+				}
 			}
 		}
 	})

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -49,33 +50,41 @@ const (
 // secretHashPrefix starts every client_secret_hash.
 const secretHashPrefix = "sha256:"
 
-// Parse reads a registry from its JSON form, {"clients": [ … ]}, with RFC 7591
-// client metadata names. Unknown fields are refused, every client is
-// validated, and every problem found is returned at once (errors.Join), each
-// naming the client and the field.
+// Parse reads a registry from its JSON form, {"clients": [ … ]} or a bare
+// array [ … ] of clients, with RFC 7591 client metadata names. Every
+// registered name is accepted (those the gateway does not act on are kept
+// and ignored); unknown names are refused. Every client is validated, and
+// every problem found is returned at once (errors.Join), each naming the
+// client and the field.
 func Parse(data []byte) (*Registry, error) {
 	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return nil, errors.New(`client registry: want a JSON object {"clients": [...]}`)
-	}
 	var file struct {
 		Clients []json.RawMessage `json:"clients"`
 	}
+	var target any
+	switch {
+	case len(trimmed) > 0 && trimmed[0] == '{':
+		target = &file
+	case len(trimmed) > 0 && trimmed[0] == '[':
+		target = &file.Clients
+	default:
+		return nil, errors.New(`client registry: want a JSON object {"clients": [...]} or an array [...] of clients`)
+	}
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&file); err != nil {
+	if err := dec.Decode(target); err != nil {
 		return nil, fmt.Errorf("client registry: %s", jsonProblem(err))
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("client registry: unexpected data after the JSON object")
+		return nil, errors.New("client registry: unexpected data after the JSON value")
 	}
 
 	var errs []error
 	clients := make([]*Client, 0, len(file.Clients))
 	for i, raw := range file.Clients {
-		c, err := parseClient(raw)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", labelRaw(raw, i), err))
+		c, cerrs := parseClient(raw, labelRaw(raw, i))
+		if len(cerrs) > 0 {
+			errs = append(errs, cerrs...)
 			continue
 		}
 		clients = append(clients, c)
@@ -119,6 +128,8 @@ func NewRegistry(clients ...*Client) (*Registry, error) {
 		c := *in
 		c.RedirectURIs = slices.Clone(in.RedirectURIs)
 		c.ResponseTypes = slices.Clone(in.ResponseTypes)
+		c.GrantTypes = slices.Clone(in.GrantTypes)
+		c.extra = maps.Clone(in.extra)
 		if c.TokenEndpointAuthMethod == "" {
 			c.TokenEndpointAuthMethod = AuthSecretBasic
 		}
@@ -160,27 +171,66 @@ func (r *Registry) RequiresPAR() bool { return r.requirePAR }
 // Len returns the number of registered clients.
 func (r *Registry) Len() int { return len(r.clients) }
 
-// parseClient decodes one client, refusing unknown fields. jwks is decoded
-// apart, through go-jose, so that its errors name the field.
-func parseClient(raw json.RawMessage) (*Client, error) {
+// parseClient decodes one client. Each member is sorted by name: a field
+// of Client (the metadata the gateway acts on), a registered name it keeps
+// and ignores (type-checked, in Client.extra), or an unknown name, refused
+// with the closest accepted name. Names are case sensitive (RFC 7591,
+// section 4.1.1). jwks is decoded apart, through go-jose, so that its
+// errors name the field. Every error starts with lbl.
+func parseClient(raw json.RawMessage, lbl string) (*Client, []error) {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &members); err != nil {
+		return nil, []error{fmt.Errorf("%s: %s", lbl, jsonProblem(err))}
+	}
+	acted := make(map[string]json.RawMessage, len(members))
+	var extra map[string]json.RawMessage
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(members)) {
+		v := members[name]
+		if actedMetadata[name] {
+			acted[name] = v
+			continue
+		}
+		k, ok := keptKind(name)
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s: %s", lbl, unknownField(name)))
+			continue
+		}
+		if msg := checkKind(v, k); msg != "" {
+			errs = append(errs, fmt.Errorf("%s: %s: %s", lbl, name, msg))
+			continue
+		}
+		if extra == nil {
+			extra = make(map[string]json.RawMessage)
+		}
+		extra[name] = slices.Clone(v)
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	body, err := json.Marshal(acted)
+	if err != nil {
+		return nil, []error{fmt.Errorf("%s: %v", lbl, err)}
+	}
 	var in struct {
 		Client
 		// JWKS shadows Client.JWKS: the key set is parsed on its own.
 		JWKS json.RawMessage `json:"jwks,omitempty"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
-		return nil, errors.New(jsonProblem(err))
+		return nil, []error{fmt.Errorf("%s: %s", lbl, jsonProblem(err))}
 	}
 	c := in.Client
 	if len(in.JWKS) > 0 && string(in.JWKS) != "null" {
 		var set jose.JSONWebKeySet
 		if err := json.Unmarshal(in.JWKS, &set); err != nil {
-			return nil, fmt.Errorf("jwks: not a JWK set (RFC 7517, section 5): %v", err)
+			return nil, []error{fmt.Errorf("%s: jwks: not a JWK set (RFC 7517, section 5): %v", lbl, err)}
 		}
 		c.JWKS = &set
 	}
+	c.extra = extra
 	return &c, nil
 }
 
@@ -216,11 +266,14 @@ func jsonKind(goType string) string {
 // labelRaw names a client that failed to decode, by its client_id if that
 // much can be read.
 func labelRaw(raw json.RawMessage, i int) string {
-	var id struct {
-		ID string `json:"client_id"`
+	// A map, not a struct: member names match exactly (RFC 7591, section
+	// 4.1.1), as parseClient reads them.
+	var members map[string]json.RawMessage
+	var id string
+	if json.Unmarshal(raw, &members) == nil {
+		_ = json.Unmarshal(members["client_id"], &id)
 	}
-	_ = json.Unmarshal(raw, &id)
-	return label(id.ID, i)
+	return label(id, i)
 }
 
 // label names a client in messages: by client_id, or by position when the
@@ -251,6 +304,8 @@ func validate(c *Client, p *problems) {
 	validateMTLS(c, p)
 	validateKeys(c, p)
 	validateRedirectURIs(c, p)
+	validateGrantTypes(c, p)
+	validateApplicationType(c, p)
 	if c.PARLifetime != 0 && (c.PARLifetime < minPARLifetime || c.PARLifetime > maxPARLifetime) {
 		p.add("par_lifetime", "%d is out of range: 0 (the gateway default) or %d to %d seconds (RFC 9126, section 2.2)",
 			c.PARLifetime, minPARLifetime, maxPARLifetime)

@@ -101,8 +101,10 @@ func TestParseRefusesMalformedDocuments(t *testing.T) {
 			[]string{`client "jwt-app"`, "jwks", "not a public key"}},
 		{"a symmetric key in jwks is refused", `{"clients": [{"client_id": "jwt-app", "token_endpoint_auth_method": "private_key_jwt", "redirect_uris": ["https://a/cb"], "jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"}]}}]}`,
 			[]string{`client "jwt-app"`, "jwks", "not a public key"}},
-		{"data after the object is refused", `{"clients": []} {}`, []string{"after the JSON object"}},
-		{"an array is not a registry", `[]`, []string{"JSON object"}},
+		{"data after the object is refused", `{"clients": []} {}`, []string{"after the JSON value"}},
+		{"data after a bare array is refused", `[] []`, []string{"after the JSON value"}},
+		{"a number is not a registry", `5`, []string{"JSON object", "array"}},
+		{"a client that is not an object is named by position", `[5]`, []string{"client #1", "want an object"}},
 		{"empty input is not a registry", ``, []string{"JSON object"}},
 		{"broken JSON is refused", `{"clients": [`, []string{"client registry"}},
 		{"every bad client is reported at once", `{"clients": [

@@ -155,7 +155,7 @@ type Config struct {
 	MemoryStoreMaxEntries int `env:"MEMORY_STORE_MAX_ENTRIES" envDefault:"100000"`
 
 	// ClientsFile is the path of the client registry (JSON
-	// {"clients": [...]}). Config does not read it. Default empty: no
+	// {"clients": [...]} or [...]). Config does not read it. Default empty: no
 	// registered clients.
 	ClientsFile string `env:"CLIENTS_FILE" envDefault:""`
 

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/parjarm/parjarm/internal/suggest"
 )
 
 // VarError is one problem with one variable. Load and Validate return a
@@ -89,37 +91,11 @@ func UnknownVars(environ map[string]string) []string {
 // known name.
 func unknownVarError(name string) *VarError {
 	msg := "unknown variable (parjarm reads no such setting)"
-	best, bestDist := "", 4 // suggest only names within 3 edits
-	for _, k := range Vars() {
-		if d := editDistance(name, k); d < bestDist {
-			best, bestDist = k, d
-		}
-	}
+	best := suggest.Closest(name, Vars(), 3) // suggest only names within 3 edits
 	if best != "" {
 		return &VarError{Var: name, Msg: msg + "; did you mean " + best + "?"}
 	}
 	return &VarError{Var: name, Msg: msg + "; remove it, or see config/README-vars.md for the variables"}
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // parseErrors turns the env parser's error into one *VarError per
