@@ -33,6 +33,10 @@ type Record struct {
 // errReplay is Redeem's answer to a code presented again.
 var errReplay = oauth.ErrInvalidGrant.WithDescription("the authorization code was already used")
 
+// errUnreadable answers a code whose record does not open with the code
+// (RFC 6749, section 5.2: the grant is invalid).
+var errUnreadable = oauth.ErrInvalidGrant.WithDescription("the gateway cannot read the authorization code's record")
+
 // Replayed reports whether err is Redeem's answer to a code that was
 // already presented (RFC 6749, section 4.1.2: the authorization server
 // SHOULD then revoke the tokens issued for it, which only the upstream
@@ -78,7 +82,8 @@ func (b *Binder) Record(ctx context.Context, code string, rec Record) error {
 	if err := b.store.Put(ctx, store.Key(store.NSCodeIssued, code), []byte{1}, b.lifetime); err != nil {
 		return err
 	}
-	return b.store.Put(ctx, store.Key(store.NSCode, code), v, b.lifetime)
+	// Sealed with a key derived from the code, which the store never sees.
+	return b.store.Put(ctx, store.Key(store.NSCode, code), store.Seal(store.NSCode, code, v), b.lifetime)
 }
 
 // Redeem checks an authorization code token request (RFC 6749, section
@@ -94,6 +99,12 @@ func (b *Binder) Redeem(ctx context.Context, tr *TokenRequest) error {
 	}
 	v, err := b.store.Take(ctx, store.Key(store.NSCode, tr.Code))
 	if err == nil {
+		v, err := store.Open(store.NSCode, tr.Code, v)
+		if err != nil {
+			// Written unsealed by an older version, or moved from another
+			// key: the record is spent and the client starts the flow again.
+			return errUnreadable.WithCause(err)
+		}
 		var rec Record
 		if err := json.Unmarshal(v, &rec); err != nil {
 			return fmt.Errorf("codebind: decode record: %w", err)

@@ -2,7 +2,9 @@ package codebind
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -111,6 +113,49 @@ func TestRedeem(t *testing.T) {
 		}
 		if _, err := st.Get(ctx, "secret-code"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("raw code used as a key: %v", err)
+		}
+	})
+	t.Run("the record is sealed with the code: the stored value reveals none of it", func(t *testing.T) {
+		st := store.NewMemory(store.MemoryOptions{})
+		defer st.Close()
+		b := New(st, time.Minute, nil)
+		if err := b.Record(ctx, "secret-code", rec); err != nil {
+			t.Fatal(err)
+		}
+		v, err := st.Get(ctx, store.Key(store.NSCode, "secret-code"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []string{rec.ClientID, rec.RedirectURI, rec.CodeChallenge, "secret-code"} {
+			if strings.Contains(string(v), s) {
+				t.Errorf("the stored record contains %q", s)
+			}
+		}
+		if _, err := store.Open(store.NSCode, "secret-code", v); err != nil {
+			t.Fatalf("the record does not open with its code: %v", err)
+		}
+	})
+	t.Run("an unsealed record (an older version's) is invalid_grant and spent", func(t *testing.T) {
+		st := store.NewMemory(store.MemoryOptions{})
+		defer st.Close()
+		b := New(st, time.Minute, nil)
+		old, err := json.Marshal(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Put(ctx, store.Key(store.NSCode, "old-code"), old, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Put(ctx, store.Key(store.NSCodeIssued, "old-code"), []byte{1}, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		err = b.Redeem(ctx, redemption("old-code"))
+		wantInvalidGrant(t, err)
+		if Replayed(err) {
+			t.Fatal("an unreadable record is not a replay")
+		}
+		if _, err := st.Get(ctx, store.Key(store.NSCode, "old-code")); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("the unreadable record was not spent: %v", err)
 		}
 	})
 }

@@ -108,7 +108,8 @@ func (t *Tracker) Open(ctx context.Context, tx *Transaction, upstream url.Values
 	if err != nil {
 		return "", fmt.Errorf("flow: encode transaction: %w", err)
 	}
-	if err := t.store.Put(ctx, store.Key(store.NSTransaction, id), b, t.ttl); err != nil {
+	// Sealed with a key derived from the id, which the store never sees.
+	if err := t.store.Put(ctx, store.Key(store.NSTransaction, id), store.Seal(store.NSTransaction, id, b), t.ttl); err != nil {
 		return "", err
 	}
 	if upstream != nil {
@@ -131,7 +132,7 @@ func (t *Tracker) Take(ctx context.Context, id string) (*Transaction, error) {
 	if err != nil {
 		return nil, err
 	}
-	tx, err := t.decode(b)
+	tx, err := t.decode(id, b)
 	if tx != nil && tx.RememberedKey != "" {
 		// A failure fails the completion rather than leave the replay open.
 		if _, ferr := t.store.Take(ctx, tx.RememberedKey); ferr != nil && !errors.Is(ferr, store.ErrNotFound) {
@@ -141,7 +142,14 @@ func (t *Tracker) Take(ctx context.Context, id string) (*Transaction, error) {
 	return tx, err
 }
 
-func (t *Tracker) decode(b []byte) (*Transaction, error) {
+// decode opens and decodes the transaction stored for id. A value that
+// does not open (written unsealed by an older version, or moved from
+// another key) is ErrUnknown: the user starts the flow again.
+func (t *Tracker) decode(id string, b []byte) (*Transaction, error) {
+	b, err := store.Open(store.NSTransaction, id, b)
+	if err != nil {
+		return nil, ErrUnknown
+	}
 	var tx Transaction
 	if err := json.Unmarshal(b, &tx); err != nil {
 		return nil, fmt.Errorf("flow: decode transaction: %w", err)
@@ -162,7 +170,7 @@ func (t *Tracker) Peek(ctx context.Context, id string) (*Transaction, error) {
 	if err != nil {
 		return nil, err
 	}
-	return t.decode(b)
+	return t.decode(id, b)
 }
 
 // Canonical returns the canonical form of an authorization query: keys

@@ -2,8 +2,10 @@ package flow
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -193,4 +195,62 @@ func TestIsID(t *testing.T) {
 			t.Errorf("IsID(%q) = %v, want %v", s, !want, want)
 		}
 	}
+}
+
+func TestTrackerSeals(t *testing.T) {
+	ctx := context.Background()
+	st := store.NewMemory(store.MemoryOptions{})
+	t.Cleanup(func() { st.Close() })
+	tr := NewTracker(st, time.Minute, nil)
+	in := &Transaction{ClientID: "client-marker", RedirectURI: "https://rp.example/cb?marker=redirect", ResponseType: "code",
+		State: "state-marker", HasState: true, RequestURIKey: "k"}
+	id, err := tr.Open(ctx, in, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := store.Key(store.NSTransaction, id)
+	v, err := st.Get(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"client-marker", "marker=redirect", "state-marker", id} {
+		if strings.Contains(string(v), s) {
+			t.Errorf("the stored transaction contains %q", s)
+		}
+	}
+
+	t.Run("a value moved to another transaction's key is unknown", func(t *testing.T) {
+		other := NewID()
+		if err := st.Put(ctx, store.Key(store.NSTransaction, other), v, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tr.Peek(ctx, other); !errors.Is(err, ErrUnknown) {
+			t.Fatalf("Peek = %v, want ErrUnknown", err)
+		}
+		if _, err := tr.Take(ctx, other); !errors.Is(err, ErrUnknown) {
+			t.Fatalf("Take = %v, want ErrUnknown", err)
+		}
+	})
+	t.Run("a transaction an older version stored unsealed is unknown", func(t *testing.T) {
+		old, err := json.Marshal(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := NewID()
+		if err := st.Put(ctx, store.Key(store.NSTransaction, id), old, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tr.Take(ctx, id); !errors.Is(err, ErrUnknown) {
+			t.Fatalf("Take = %v, want ErrUnknown", err)
+		}
+	})
+	t.Run("the sealed transaction still opens", func(t *testing.T) {
+		got, err := tr.Take(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.State != in.State || got.RedirectURI != in.RedirectURI {
+			t.Fatalf("Take = %+v", got)
+		}
+	})
 }

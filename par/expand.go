@@ -79,6 +79,13 @@ func (s *Service) expand(ctx context.Context, clientID, requestURI string) (*Exp
 	if err != nil {
 		return nil, storeError(err)
 	}
+	// A value that does not open (written unsealed by an older version, or
+	// moved from another key) is an unknown request_uri: the client pushes
+	// again.
+	raw, err = store.Open(store.NSRequestURI, requestURI, raw)
+	if err != nil {
+		return nil, errUnknownRequestURI.WithCause(err)
+	}
 	var rec PushedRequest
 	if err := json.Unmarshal(raw, &rec); err != nil {
 		return nil, errUnknownRequestURI.WithCause(err)

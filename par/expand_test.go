@@ -2,6 +2,7 @@ package par
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"sync"
 	"testing"
@@ -133,7 +134,31 @@ func TestExpandRefuses(t *testing.T) {
 		}, status: 400, code: "unauthorized_client"},
 		{name: "a request_uri whose stored value is corrupt", uri: func(t *testing.T, e *env) string {
 			uri := RequestURIPrefix + "corrupt"
-			if err := e.store.Put(context.Background(), store.Key(store.NSRequestURI, uri), []byte("{"), time.Minute); err != nil {
+			if err := e.store.Put(context.Background(), store.Key(store.NSRequestURI, uri), store.Seal(store.NSRequestURI, uri, []byte("{")), time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			return uri
+		}, status: 400, code: "invalid_request_uri"},
+		{name: "a request_uri whose request an older version stored unsealed", uri: func(t *testing.T, e *env) string {
+			uri := RequestURIPrefix + "unsealed"
+			old, err := json.Marshal(PushedRequest{ClientID: "conf", Params: e.stored(t, e.pushFor(t, "conf", testSecret)).Params, ExpiresAt: e.clock.Now().Add(time.Minute)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e.store.Put(context.Background(), store.Key(store.NSRequestURI, uri), old, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			return uri
+		}, status: 400, code: "invalid_request_uri"},
+		{name: "a request_uri whose value was moved from another request_uri's key", uri: func(t *testing.T, e *env) string {
+			ctx := context.Background()
+			other := e.pushFor(t, "conf", testSecret)
+			v, err := e.store.Get(ctx, store.Key(store.NSRequestURI, other))
+			if err != nil {
+				t.Fatal(err)
+			}
+			uri := RequestURIPrefix + "moved"
+			if err := e.store.Put(ctx, store.Key(store.NSRequestURI, uri), v, time.Minute); err != nil {
 				t.Fatal(err)
 			}
 			return uri

@@ -290,6 +290,10 @@ func (e *env) stored(t testing.TB, requestURI string) PushedRequest {
 	if err != nil {
 		t.Fatalf("stored request: %v", err)
 	}
+	raw, err = store.Open(store.NSRequestURI, requestURI, raw)
+	if err != nil {
+		t.Fatalf("stored request does not open with its request_uri: %v", err)
+	}
 	var rec PushedRequest
 	if err := json.Unmarshal(raw, &rec); err != nil {
 		t.Fatal(err)

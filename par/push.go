@@ -169,7 +169,10 @@ func (s *Service) save(ctx context.Context, c *client.Client, params url.Values,
 	}
 	// The entry outlives expires_in by the completion window, so that a flow
 	// expanded in time can be consumed when it completes (RFC 9126, section 4).
-	if err := s.store.Put(ctx, store.Key(store.NSRequestURI, requestURI), rec, lifetime+s.opts.CompletionWindow); err != nil {
+	// The request is sealed with a key derived from the request_uri, which
+	// the store never sees (issue 10: encryption at rest).
+	sealed := store.Seal(store.NSRequestURI, requestURI, rec)
+	if err := s.store.Put(ctx, store.Key(store.NSRequestURI, requestURI), sealed, lifetime+s.opts.CompletionWindow); err != nil {
 		return nil, storeError(err)
 	}
 	return &pushResponse{RequestURI: requestURI, ExpiresIn: int64(lifetime / time.Second)}, nil

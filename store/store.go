@@ -1,7 +1,9 @@
 // Package store keeps everything that must outlive one request: pushed
 // authorization requests, flow transactions, expanded-query hashes and
 // private_key_jwt jti replay marks. Keys are namespaced and hold hashes of the
-// secrets they index, never the raw request_uri or transaction id.
+// secrets they index, never the raw request_uri or transaction id; values
+// that carry parameters are sealed with a key derived from the same secret
+// (Seal, Open), so the store alone can read none of them.
 package store
 
 import (
