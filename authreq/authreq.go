@@ -48,6 +48,12 @@ var knownFolded = func() map[string]string {
 // name mangling).
 func fold(name string) string {
 	name = strings.TrimLeft(name, " ")
+	// PHP, Rack and Express's qs read client_id[] and client_id[0] as
+	// client_id (an array): the name ends at a bracket that closes. An
+	// unclosed one is PHP's `_`.
+	if i := strings.IndexByte(name, '['); i > 0 && strings.IndexByte(name[i:], ']') > 0 {
+		name = name[:i]
+	}
 	return strings.Map(func(r rune) rune {
 		switch r {
 		case '.', ' ', '[':
@@ -78,7 +84,9 @@ func IsOAuthParam(name string) bool {
 //     reads as one (case, PHP's `.`/space mangling);
 //   - a name that differs from an OAuth parameter only in that way
 //     (`CLIENT_ID`, `client.id`);
-//   - names or values that are not UTF-8, names with control characters;
+//   - names or values that are not UTF-8, names with control characters or
+//     outside ASCII (Java's equalsIgnoreCase reads `clıent_id` as
+//     client_id);
 //   - more than maxParams parameters (0: no limit).
 //
 // Empty values are kept: an empty state is a state (the flow restores it).
@@ -110,6 +118,9 @@ func Parse(query, body string, maxParams int) (url.Values, error) {
 			if strings.ContainsFunc(name, isControl) {
 				return nil, oauth.ErrInvalidRequest.WithDescription("parameter names must not contain control characters")
 			}
+			if strings.ContainsFunc(name, isNotASCII) {
+				return nil, oauth.ErrInvalidRequest.WithDescription("parameter names must be ASCII")
+			}
 			f := fold(name)
 			if prev, dup := folded[f]; dup {
 				if prev == name {
@@ -132,6 +143,8 @@ func Parse(query, body string, maxParams int) (url.Values, error) {
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+func isNotASCII(r rune) bool { return r > 0x7e }
 
 // RequestObjectClients returns the client identifiers an upstream may take
 // from a request object (RFC 9101, section 4: the `client_id` claim, and
@@ -166,6 +179,9 @@ func RequestObjectClients(request string) (ids []string, readable bool) {
 		// A claim given twice, or in two spellings that a case-insensitive
 		// decoder (Go's encoding/json into a struct) reads as one, has no
 		// one meaning: the client cannot be known.
+		if strings.ContainsFunc(name, isNotASCII) {
+			return nil, false // Go's encoding/json folds ſ to s and K to k
+		}
 		f := strings.ToLower(name)
 		if seen[f] {
 			return nil, false

@@ -37,11 +37,22 @@ type TokenRequest struct {
 
 // RedeemsCode reports whether the request redeems an authorization code:
 // its grant_type is authorization_code as a lenient upstream reads it (case,
-// spaces), or it has no grant_type and carries a code. Every other request
-// passes untouched.
+// and spaces or control characters around it: Java's trim() strips them
+// all), or it carries a code and its grant_type is none of the grants that
+// have no code (refresh_token, client_credentials, password, a URN such as
+// token exchange or the device grant). Every other request passes untouched.
 func (t *TokenRequest) RedeemsCode() bool {
-	gt := strings.TrimSpace(t.GrantType)
-	return strings.EqualFold(gt, GrantAuthorizationCode) || (gt == "" && t.Code != "")
+	gt := strings.TrimFunc(t.GrantType, func(r rune) bool { return r <= ' ' || r == 0x7f })
+	if strings.EqualFold(gt, GrantAuthorizationCode) {
+		return true
+	}
+	switch {
+	case t.Code == "":
+		return false
+	case gt == "refresh_token", gt == "client_credentials", gt == "password", strings.HasPrefix(gt, "urn:"):
+		return false
+	}
+	return true
 }
 
 // tokenParams are the token request parameters the gateway acts on: a

@@ -86,6 +86,10 @@ func TestRedeemsCode(t *testing.T) {
 		{"authorization_code", "", true},
 		{"", "c", true},
 		{"refresh_token", "c", false},
+		{"authorization_code\x00", "c", true},
+		{"\tauthorization_code\x01", "", true},
+		{"authorization_codex", "c", true},
+		{"urn:ietf:params:oauth:grant-type:token-exchange", "c", false},
 		{"client_credentials", "", false},
 		{"", "", false},
 	} {

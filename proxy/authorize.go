@@ -286,6 +286,7 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, method string,
 	out.RequestURI = ""
 	out.Header.Del("Content-Type")
 	out.Header.Del("Content-Length")
+	out.Header.Del("Content-Encoding")
 	out.Header.Del("Transfer-Encoding")
 	out.TransferEncoding = nil
 	if method == http.MethodPost {

@@ -79,7 +79,13 @@ func TestRequirePARCannotBeBypassed(t *testing.T) {
 		{"a request object without client_id", "GET",
 			"request=" + unsignedJWT(map[string]any{"client_id": "strict"}), "", "", "invalid_request"},
 		{"a request_uri by reference", "GET", "client_id=conf&request_uri=https%3A%2F%2Fattacker.example%2Freq.jwt", "", "", "invalid_request"},
+		{"client_id[] (PHP, Rack and qs read it as client_id)", "GET", strings.Replace(strict, "client_id=", "client_id%5B%5D=", 1), "", "", "invalid_request"},
+		{"client_id[0]", "GET", strings.Replace(strict, "client_id=", "client_id%5B0%5D=", 1), "", "", "invalid_request"},
+		{"clıent_id with a dotless i (Java's equalsIgnoreCase)", "GET", strings.Replace(strict, "client_id=", "cl%C4%B1ent_id=", 1), "", "", "invalid_request"},
 		{"a format suffix on the path", "GET", strict, "", "/authorize.json", "invalid_request"},
+		{"a backslash after the path (IIS reads it as /)", "GET", strict, "", "/authorize%5C", "invalid_request"},
+		{"a backslash inside the path", "GET", strict, "", "/%5Cauthorize", "invalid_request"},
+		{"a NUL after the path (a C upstream ends the path there)", "GET", strict, "", "/authorize%00.css", "invalid_request"},
 		{"a format suffix and a trailing dot", "GET", strict, "", "/authorize.json.", "invalid_request"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -216,9 +216,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // segment parameters, repeated or trailing slashes, dot segments, trailing
 // dots and spaces (IIS), and a format suffix on the last segment
 // (`/authorize.json`: Rails and Spring's suffix matching route it to the
-// same action).
+// same action), and backslashes.
 func canonicalPath(p string) string {
-	segs := strings.Split(p, "/")
+	// An upstream in C may end the path at a NUL (or another control
+	// character); IIS (http.sys) and Tomcat with ALLOW_BACKSLASH read `\`
+	// as `/`.
+	if i := strings.IndexFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }); i >= 0 {
+		p = p[:i]
+	}
+	segs := strings.Split(strings.ReplaceAll(p, `\`, "/"), "/")
 	for i, s := range segs {
 		s, _, _ = strings.Cut(s, ";")
 		segs[i] = strings.TrimRight(s, ". ")

@@ -25,7 +25,13 @@ func (g *Gateway) token(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodPost:
 	case http.MethodOptions:
-		g.rp.ServeHTTP(w, r) // a CORS preflight carries no grant
+		// A CORS preflight carries no grant: it goes on without a body or a
+		// query an upstream could read one from.
+		out := withBody(r, "")
+		u := *r.URL
+		u.RawQuery = ""
+		out.URL = &u
+		g.rp.ServeHTTP(w, out)
 		return
 	default:
 		// RFC 6749, section 3.2: the client MUST use POST; an upstream that
@@ -34,8 +40,19 @@ func (g *Gateway) token(w http.ResponseWriter, r *http.Request) {
 		g.writeTokenError(w, r, oauth.ErrMethodNotAllowed)
 		return
 	}
+	// One Content-Type, one Authorization, no content coding: the upstream
+	// must read the very body and client the gateway read (an upstream that
+	// takes the last Content-Type, or decompresses, would read another).
+	if len(r.Header.Values("Authorization")) > 1 {
+		g.writeTokenError(w, r, oauth.ErrInvalidRequest.WithDescription("one Authorization header at most"))
+		return
+	}
+	if ce := r.Header.Values("Content-Encoding"); len(ce) > 1 || (len(ce) == 1 && !strings.EqualFold(strings.TrimSpace(ce[0]), "identity")) {
+		g.writeTokenError(w, r, oauth.ErrInvalidRequest.WithDescription("token requests must not be content-encoded"))
+		return
+	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/x-www-form-urlencoded" {
+	if err != nil || mt != "application/x-www-form-urlencoded" || len(r.Header.Values("Content-Type")) != 1 {
 		// RFC 6749, section 4.1.3: the body is form-encoded; one the
 		// gateway cannot read could carry a code the upstream reads.
 		g.writeTokenError(w, r, oauth.ErrInvalidRequest.WithDescription("token requests are POSTed as application/x-www-form-urlencoded"))

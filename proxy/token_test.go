@@ -253,6 +253,8 @@ func TestTokenEndpointBindsCodes(t *testing.T) {
 		{"a variant of the token path", "POST", "/token/", "application/x-www-form-urlencoded", redemption("c").Encode(), 400},
 		{"a variant of the token path in another case", "POST", "/Token", "application/x-www-form-urlencoded", redemption("c").Encode(), 400},
 		{"a body over the limit", "POST", "/token", "application/x-www-form-urlencoded", "code=" + strings.Repeat("a", 65<<10), 413},
+		{"a backslash variant of the token path", "POST", "/token%5C", "application/x-www-form-urlencoded", redemption("c").Encode(), 400},
+		{"code[] (PHP, Rack and qs read it as code)", "POST", "/token", "application/x-www-form-urlencoded", "grant_type=authorization_code&code%5B%5D=c", 400},
 	}
 	for _, tc := range malformed {
 		t.Run(tc.name+" is refused with invalid_request", func(t *testing.T) {
@@ -260,6 +262,30 @@ func TestTokenEndpointBindsCodes(t *testing.T) {
 			wantTokenError(t, h, h.tokenRequest(tc.method, tc.path, "conf", tc.contentType, tc.body), before, tc.status, "invalid_request")
 		})
 	}
+	for _, tc := range []struct {
+		name   string
+		header http.Header
+	}{
+		{"a second Content-Type (an upstream may read the last)", http.Header{"Content-Type": {"application/x-www-form-urlencoded", "application/json"}}},
+		{"a content-coded body", http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Content-Encoding": {"gzip"}}},
+		{"two Authorization headers", http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Authorization": {"Basic Y29uZjp4", "Basic b3RoZXI6eQ=="}}},
+	} {
+		t.Run(tc.name+" is refused with invalid_request", func(t *testing.T) {
+			before := h.up.tokenCount()
+			req, _ := http.NewRequest(http.MethodPost, h.gw.URL+"/token", strings.NewReader(redemption("c").Encode()))
+			req.Header = tc.header
+			resp, err := h.http.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantTokenError(t, h, resp, before, http.StatusBadRequest, "invalid_request")
+		})
+	}
+	t.Run("a code with a grant_type an upstream trims to authorization_code is checked", func(t *testing.T) {
+		code := h.pushedCode("conf")
+		before := h.up.tokenCount()
+		wantTokenError(t, h, h.redeem("/token", "conf", with(redemption(code), "grant_type", "authorization_code\x00", "code_verifier", strings.Repeat("x", 43))), before, http.StatusBadRequest, "invalid_grant")
+	})
 	t.Run("discovery advertises S256", func(t *testing.T) {
 		resp := h.get("/.well-known/openid-configuration")
 		defer resp.Body.Close()

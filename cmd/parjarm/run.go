@@ -500,6 +500,12 @@ func loadClients(cfg *config.Config) (*client.Registry, error) {
 	if err := reg.CheckProfile(cfg.Profile); err != nil {
 		return nil, fmt.Errorf("PARJARM_CLIENTS_FILE: %w", err)
 	}
+	if !cfg.PAREnabled && reg.RequiresPAR() {
+		// RFC 9126, section 6: a client that requires PAR must never be
+		// served without it; with PAR off the gateway could not refuse its
+		// plain requests.
+		return nil, errors.New("PARJARM_CLIENTS_FILE: a client requires pushed authorization requests (require_pushed_authorization_requests or a FAPI profile), but PARJARM_PAR_ENABLED is false: enable PAR or change the client")
+	}
 	return reg, nil
 }
 

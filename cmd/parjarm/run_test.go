@@ -100,6 +100,9 @@ func TestRunRefusesInvalidConfiguration(t *testing.T) {
 			"PARJARM_CLIENTS_FILE": "CLIENTS:" + `{"clients":[{"client_id":"bank-app","client_secret":"x"}]}`}, []string{"PARJARM_CLIENTS_FILE", `client "bank-app"`, "redirect_uris"}},
 		{"an unreadable key file", map[string]string{"PARJARM_UPSTREAM_URL": "http://127.0.0.1:1", "PARJARM_SIGNING_KEYS_FILE": "/nonexistent/keys.json"}, []string{"PARJARM_SIGNING_KEYS_FILE"}},
 		{"an unknown signing key id", map[string]string{"PARJARM_UPSTREAM_URL": "http://127.0.0.1:1", "PARJARM_SIGNING_KEY_ID": "nope"}, []string{"PARJARM_SIGNING_KEY_ID"}},
+		{"a client that requires PAR while PAR is off", map[string]string{"PARJARM_UPSTREAM_URL": "http://127.0.0.1:1", "PARJARM_PAR_ENABLED": "false",
+			"PARJARM_CLIENTS_FILE": "CLIENTS:" + `{"clients":[{"client_id":"bank-app","client_secret":"0123456789abcdef0123456789abcdef","redirect_uris":["https://app.example/cb"],"require_pushed_authorization_requests":true}]}`},
+			[]string{"PARJARM_CLIENTS_FILE", "PARJARM_PAR_ENABLED is false"}},
 		{"an IPv6 rate-limit prefix out of range", map[string]string{"PARJARM_UPSTREAM_URL": "http://127.0.0.1:1", "PARJARM_RATE_LIMIT_IPV6_PREFIX": "16"}, []string{"PARJARM_RATE_LIMIT_IPV6_PREFIX", "32 minimum"}},
 	}
 	for _, tt := range tests {
