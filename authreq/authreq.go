@@ -93,7 +93,7 @@ func IsOAuthParam(name string) bool {
 // Descriptions never echo values.
 func Parse(query, body string, maxParams int) (url.Values, error) {
 	params := url.Values{}
-	folded := map[string]string{}
+	var names Names
 	for _, part := range [2]string{query, body} {
 		for part != "" {
 			var pair string
@@ -115,31 +115,51 @@ func Parse(query, body string, maxParams int) (url.Values, error) {
 			if !utf8.ValidString(name) || !utf8.ValidString(value) {
 				return nil, oauth.ErrInvalidRequest.WithDescription("parameters must be UTF-8")
 			}
-			if strings.ContainsFunc(name, isControl) {
-				return nil, oauth.ErrInvalidRequest.WithDescription("parameter names must not contain control characters")
+			if err := names.Add(name); err != nil {
+				return nil, err
 			}
-			if strings.ContainsFunc(name, isNotASCII) {
-				return nil, oauth.ErrInvalidRequest.WithDescription("parameter names must be ASCII")
-			}
-			f := fold(name)
-			if prev, dup := folded[f]; dup {
-				if prev == name {
-					// RFC 6749, section 3.1 (in the query and the body alike).
-					return nil, oauth.ErrInvalidRequest.WithDescription("parameter %q is repeated", Truncate(name))
-				}
-				return nil, oauth.ErrInvalidRequest.WithDescription("parameters %q and %q may be read as one", Truncate(prev), Truncate(name))
-			}
-			if k, ok := knownFolded[f]; ok && k != name {
-				return nil, oauth.ErrInvalidRequest.WithDescription("parameter %q must be spelt %q", Truncate(name), k)
-			}
-			if maxParams > 0 && len(folded) == maxParams {
+			if maxParams > 0 && len(params) == maxParams {
 				return nil, oauth.ErrInvalidRequest.WithDescription("too many parameters (at most %d)", maxParams)
 			}
-			folded[f] = name
 			params[name] = []string{value}
 		}
 	}
 	return params, nil
+}
+
+// Names checks the parameter names of one request as Parse does, so that
+// other readers of parameters (a pushed body, a request object's claims)
+// apply the same spelling rules. The zero value is ready to use.
+type Names struct{ folded map[string]string }
+
+// Add checks name against the names added before. It refuses with
+// invalid_request: control characters or bytes outside ASCII in the name
+// (Java's equalsIgnoreCase reads `clıent_id` as client_id), a name already
+// added (RFC 6749, section 3.1), a name the most lenient upstream reads as
+// one added before, and a spelling of an OAuth parameter other than its own.
+func (n *Names) Add(name string) error {
+	if strings.ContainsFunc(name, isControl) {
+		return oauth.ErrInvalidRequest.WithDescription("parameter names must not contain control characters")
+	}
+	if strings.ContainsFunc(name, isNotASCII) {
+		return oauth.ErrInvalidRequest.WithDescription("parameter names must be ASCII")
+	}
+	f := fold(name)
+	if prev, dup := n.folded[f]; dup {
+		if prev == name {
+			// RFC 6749, section 3.1 (in the query and the body alike).
+			return oauth.ErrInvalidRequest.WithDescription("parameter %q is repeated", Truncate(name))
+		}
+		return oauth.ErrInvalidRequest.WithDescription("parameters %q and %q may be read as one", Truncate(prev), Truncate(name))
+	}
+	if k, ok := knownFolded[f]; ok && k != name {
+		return oauth.ErrInvalidRequest.WithDescription("parameter %q must be spelt %q", Truncate(name), k)
+	}
+	if n.folded == nil {
+		n.folded = map[string]string{}
+	}
+	n.folded[f] = name
+	return nil
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }

@@ -423,12 +423,19 @@ func checkClaims(claims map[string]any, r claimRules) (*requestObject, error) {
 // JSON. Null and empty strings count as omitted (RFC 6749, section 3.1).
 func claimsToParams(claims map[string]any, maxParams int) (url.Values, error) {
 	params := make(url.Values, len(claims))
+	var names authreq.Names
 	for name, v := range claims {
 		if slices.Contains(jwtClaims, name) {
 			continue
 		}
 		if name == "" {
 			return nil, oauth.ErrInvalidRequestObject.WithDescription("request object has a claim without a name")
+		}
+		// The claims go upstream as parameters at expansion: a spelling
+		// the gateway does not read as the parameter (Response_Mode) must
+		// not reach it.
+		if err := names.Add(name); err != nil {
+			return nil, oauth.ErrInvalidRequestObject.WithDescription("request object claim: %s", oauth.From(err).Description)
 		}
 		value, err := claimString(v)
 		if err != nil {
