@@ -459,11 +459,16 @@ func parseJWKS(data []byte) (*KeySet, error) {
 	if len(raws) == 0 {
 		return nil, errors.New(`jarm: signing keys: the JWK Set's "keys" array is empty`)
 	}
+	// Every key's problem is reported at once (a reload logs them all).
 	ks := &KeySet{}
+	var errs []error
 	for i, raw := range raws {
 		if err := ks.addJWK(raw); err != nil {
-			return nil, fmt.Errorf("jarm: signing keys: key %d: %w", i, err)
+			errs = append(errs, fmt.Errorf("jarm: signing keys: key %d: %w", i, err))
 		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	if len(ks.keys) == 0 {
 		return nil, errors.New(`jarm: signing keys: no signing key: the set holds only "use": "enc" keys`)

@@ -235,3 +235,15 @@ func TestGenerateKeyFile(t *testing.T) {
 		}
 	}
 }
+
+// TestParseKeysReportsEveryKey: every key's problem is in the error, not
+// only the first (a failed reload logs them all).
+func TestParseKeysReportsEveryKey(t *testing.T) {
+	f := testFixtures(t)
+	_, err := ParseKeys(jwkSet(t,
+		withMembers(t, jwkJSON(t, f.p256, "a", "ES256", "sig"), map[string]any{"status": "standby"}),
+		jwkJSON(t, f.rsa, "b", "ES256", "sig")))
+	if err == nil || !strings.Contains(err.Error(), "key 0:") || !strings.Contains(err.Error(), "key 1:") {
+		t.Fatalf("err = %v, want both keys' problems", err)
+	}
+}

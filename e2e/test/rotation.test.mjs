@@ -146,7 +146,10 @@ describe('JARM signing key rotation through reloads, verified by oauth4webapi wi
     const keysFile = s.world.signingKeysFile;
     const good = readFileSync(keysFile, 'utf8');
     const broken = JSON.parse(good);
-    for (const k of broken.keys) k.status = 'next';
+    for (const k of broken.keys) {
+      k.status = 'next';
+      delete k.retire_after;
+    }
     writeFileSync(keysFile, JSON.stringify(broken), { mode: 0o600 });
     await hup(gw, 'failure');
     const ready = await fetch(`${gw.adminUrl}/readyz`);
