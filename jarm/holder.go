@@ -1,12 +1,6 @@
 package jarm
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -59,20 +53,8 @@ func GenerateKeyFile(alg, kid, status string) ([]byte, error) {
 	if status != "" && status != StatusActive && status != StatusNext {
 		return nil, fmt.Errorf(`jarm: generate: status %q: want "active" or "next" (a key is retired by editing the file)`, status)
 	}
-	var (
-		priv crypto.Signer
-		err  error
-	)
-	switch jose.SignatureAlgorithm(alg) {
-	case jose.RS256, jose.PS256:
-		priv, err = rsa.GenerateKey(rand.Reader, 3072)
-	case jose.ES256:
-		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case jose.ES384:
-		priv, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	case jose.EdDSA:
-		_, priv, err = ed25519.GenerateKey(rand.Reader)
-	}
+	// RSA 3072: above FAPI's 2048-bit minimum, for a key meant to last.
+	priv, err := generateKey(jose.SignatureAlgorithm(alg), 3072)
 	if err != nil {
 		return nil, fmt.Errorf("jarm: generate %s key: %w", alg, err)
 	}

@@ -823,20 +823,7 @@ func algNames(algs []jose.SignatureAlgorithm) []string {
 func GenerateDevelopmentKeys() (*KeySet, error) {
 	ks := &KeySet{}
 	for _, alg := range signingAlgs {
-		var (
-			priv crypto.Signer
-			err  error
-		)
-		switch alg {
-		case jose.RS256, jose.PS256:
-			priv, err = rsa.GenerateKey(rand.Reader, minRSABits)
-		case jose.ES256:
-			priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		case jose.ES384:
-			priv, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-		case jose.EdDSA:
-			_, priv, err = ed25519.GenerateKey(rand.Reader)
-		}
+		priv, err := generateKey(alg, minRSABits)
 		if err != nil {
 			return nil, fmt.Errorf("jarm: generate %s key: %w", alg, err)
 		}
@@ -854,4 +841,21 @@ func GenerateDevelopmentKeys() (*KeySet, error) {
 		}
 	}
 	return ks, nil
+}
+
+// generateKey returns a new private key for alg: RSA of rsaBits for RS256
+// and PS256, P-256 for ES256, P-384 for ES384, Ed25519 for EdDSA.
+func generateKey(alg jose.SignatureAlgorithm, rsaBits int) (crypto.Signer, error) {
+	switch alg {
+	case jose.RS256, jose.PS256:
+		return rsa.GenerateKey(rand.Reader, rsaBits)
+	case jose.ES256:
+		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case jose.ES384:
+		return ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	case jose.EdDSA:
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		return priv, err
+	}
+	return nil, fmt.Errorf("no key type for %s", alg)
 }
