@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"go.uber.org/zap"
 
 	"github.com/parjarm/parjarm/client"
@@ -164,7 +166,8 @@ func (r *reloader) build(ctx context.Context) (*client.Registry, *jarm.KeySet, e
 }
 
 // checkKeys applies to new keys what start-up checks: the encoder's
-// algorithms and no kid of the upstream's. An upstream that does not answer
+// algorithms, the decryption keys' algorithms unchanged, and no kid of the
+// upstream's. An upstream that does not answer
 // is not held against the keys (start-up only warns, too).
 func (r *reloader) checkKeys(ctx context.Context, ks *jarm.KeySet) error {
 	var errs []error
@@ -172,6 +175,12 @@ func (r *reloader) checkKeys(ctx context.Context, ks *jarm.KeySet) error {
 		if err := r.encoder.CheckKeys(ks); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	// Discovery advertises the decryption keys' algorithms
+	// (request_object_encryption_alg_values_supported) from start-up.
+	if now, next := r.keys.Load().EncryptionAlgorithms(), ks.EncryptionAlgorithms(); !slices.Equal(now, next) {
+		errs = append(errs, fmt.Errorf("the decryption keys are for %s, the running ones for %s: a reload keeps the algorithms discovery advertises; restart to change them",
+			algList(next), algList(now)))
 	}
 	if r.upstreamKeys != nil {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -217,4 +226,16 @@ func keyStatuses(ks *jarm.KeySet) []string {
 		out = append(out, kid+" ("+st+")")
 	}
 	return out
+}
+
+// algList names JWE key management algorithms, or "none".
+func algList(algs []jose.KeyAlgorithm) string {
+	if len(algs) == 0 {
+		return "none"
+	}
+	names := make([]string, len(algs))
+	for i, a := range algs {
+		names[i] = string(a)
+	}
+	return strings.Join(names, ", ")
 }

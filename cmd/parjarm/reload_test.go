@@ -311,6 +311,8 @@ func TestReloadWhileServing(t *testing.T) {
 					return
 				default:
 				}
+				// A short pause leaves the machine's other work some CPU.
+				time.Sleep(2 * time.Millisecond)
 				if _, err := g.flow("app"); err != nil {
 					failures.Add(1)
 					failMu.Lock()
@@ -457,7 +459,7 @@ func TestReloadWhileServing(t *testing.T) {
 		// 2. The client's cache refreshes (its TTL ran out).
 		cached, _ = g.jwks()
 		// 3. Promote k2, retire k1 until shortly after now.
-		retireAt := time.Now().Add(3 * time.Second).UTC().Truncate(time.Second).Add(time.Second)
+		retireAt := time.Now().Add(5 * time.Second).UTC().Truncate(time.Second).Add(time.Second)
 		g.write(g.keyPath, keysFile(keyJWK(t, k2, "k2", nil),
 			keyJWK(t, k1, "k1", map[string]any{"status": "retired", "retire_after": retireAt.Format(time.RFC3339)})))
 		g.hup("success")
@@ -559,6 +561,7 @@ func TestReloadRefusesWhatStartUpRefuses(t *testing.T) {
 			`"upstream-kid"`},
 		{"another algorithm", keysFile(keyJWK(t, k1, "k1", nil), rsaJWK), "restart to change them"},
 		{"not a keys file", "{", "PARJARM_SIGNING_KEYS_FILE"},
+		{"a decryption key of a new algorithm", keysFile(keyJWK(t, k1, "k1", nil), encJWK(t)), "the decryption keys are for ECDH-ES, the running ones for none"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			g := g.in(t)
@@ -580,6 +583,17 @@ func TestReloadRefusesWhatStartUpRefuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// encJWK is a private ECDH-ES decryption key.
+func encJWK(t *testing.T) string {
+	t.Helper()
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	b, err := json.Marshal(jose.JSONWebKey{Key: k, KeyID: "enc-1", Algorithm: "ECDH-ES", Use: "enc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // jarmKeyFile is one generated key of alg as a JWK (the keys file's only
