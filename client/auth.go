@@ -110,8 +110,9 @@ func (a Audience) accepts(aud jwt.Audience) bool {
 // what the PAR endpoint must do (RFC 9126, section 2). It is safe for
 // concurrent use once its fields are set.
 type Authenticator struct {
-	// Registry holds the clients.
-	Registry *Registry
+	// Registry holds the clients: a *Registry, or a *Swappable that a
+	// reload replaces.
+	Registry Clients
 	// Keys returns the clients' public keys for private_key_jwt. Nil means
 	// the inline jwks only: a client with a jwks_uri then cannot
 	// authenticate.

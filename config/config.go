@@ -369,6 +369,12 @@ type Config struct {
 	// Default 64.
 	RateLimitIPv6Prefix int `env:"RATE_LIMIT_IPV6_PREFIX" envDefault:"64"`
 
+	// ReloadInterval is how often the clients file and the signing keys
+	// file are read again to see whether they changed (by content, so that
+	// a Kubernetes ConfigMap's symlink swap counts); SIGHUP reloads at once.
+	// 0 reloads on SIGHUP only; else between 1s and 1h. Default 5s.
+	ReloadInterval time.Duration `env:"RELOAD_INTERVAL" envDefault:"5s"`
+
 	// JWKSFetchTimeout bounds fetching a client's jwks_uri. Default 5s.
 	JWKSFetchTimeout time.Duration `env:"JWKS_FETCH_TIMEOUT" envDefault:"5s"`
 

@@ -42,7 +42,7 @@ type bounds struct {
 	lo, hi  int64
 	note    string
 	seconds bool // print durations in seconds (e.g. 600s, not 10m)
-	zero    bool // an integer may be 0 (it switches its feature off)
+	zero    bool // 0 is allowed: it switches the feature off
 }
 
 // durationBounds are the ranges of the duration variables beyond "> 0",
@@ -62,6 +62,10 @@ var durationBounds = map[string]bounds{
 	},
 	Prefix + "TRANSACTION_TTL":     {lo: int64(time.Minute), hi: int64(24 * time.Hour)},
 	Prefix + "DISCOVERY_CACHE_TTL": {lo: int64(time.Second)},
+	Prefix + "RELOAD_INTERVAL": {
+		lo: int64(time.Second), hi: int64(time.Hour), zero: true,
+		note: "0 reloads on SIGHUP only",
+	},
 	Prefix + "CODE_LIFETIME": {
 		lo: int64(10 * time.Second), hi: int64(time.Hour),
 		note: "it must cover the upstream's code lifetime; RFC 6749 section 4.1.2 recommends at most 10 minutes",
@@ -356,6 +360,7 @@ func (c *Config) validateNumbers(p *problems) {
 			d := time.Duration(fv.Int())
 			b := durationBounds[f.name]
 			switch {
+			case d == 0 && b.zero:
 			case d <= 0:
 				p.add(name, "%s is not positive; use a duration above 0, such as %s", fmtDur(d, b.seconds), f.def)
 			case b.lo > 0 && d < time.Duration(b.lo):

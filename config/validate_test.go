@@ -151,6 +151,9 @@ var invalidCases = []struct {
 	{"an mTLS URL without any certificate is refused", map[string]string{"PARJARM_MTLS_PUBLIC_URL": "https://matls.example.com"}, "PARJARM_MTLS_PUBLIC_URL", "sees no client certificates"},
 	{"a zero JWKS fetch timeout is refused", map[string]string{"PARJARM_JWKS_FETCH_TIMEOUT": "0s"}, "PARJARM_JWKS_FETCH_TIMEOUT", "not positive"},
 	{"a tiny JWKS size limit is refused", map[string]string{"PARJARM_JWKS_MAX_BYTES": "100"}, "PARJARM_JWKS_MAX_BYTES", "below the 1024 minimum"},
+	{"a reload interval below a second is refused", map[string]string{"PARJARM_RELOAD_INTERVAL": "500ms"}, "PARJARM_RELOAD_INTERVAL", "below the 1s minimum (0 reloads on SIGHUP only)"},
+	{"a reload interval above an hour is refused", map[string]string{"PARJARM_RELOAD_INTERVAL": "2h"}, "PARJARM_RELOAD_INTERVAL", "above the 1h maximum"},
+	{"a negative reload interval is refused", map[string]string{"PARJARM_RELOAD_INTERVAL": "-1s"}, "PARJARM_RELOAD_INTERVAL", "not positive"},
 	{"a zero JWKS cache TTL is refused", map[string]string{"PARJARM_JWKS_CACHE_TTL": "0s"}, "PARJARM_JWKS_CACHE_TTL", "not positive"},
 	{"a zero read-header timeout is refused", map[string]string{"PARJARM_READ_HEADER_TIMEOUT": "0s"}, "PARJARM_READ_HEADER_TIMEOUT", "such as 10s"},
 	{"a zero read timeout is refused", map[string]string{"PARJARM_READ_TIMEOUT": "0s"}, "PARJARM_READ_TIMEOUT", "not positive"},
@@ -339,7 +342,11 @@ func TestValidateReportsEveryZeroValueOfAnEmptyConfig(t *testing.T) {
 		if f.typ != reflect.TypeFor[time.Duration]() && f.kind != reflect.Int && f.kind != reflect.Int64 {
 			continue
 		}
-		if intBounds[f.name].zero { // zero switches the feature off
+		if intBounds[f.name].zero || durationBounds[f.name].zero {
+			// 0 switches the feature off (TestZeroTurnsTheReloadPollOff).
+			if slices.Contains(got, f.name) {
+				t.Errorf("a zero %s is reported, but 0 switches it off", f.name)
+			}
 			continue
 		}
 		if !slices.Contains(got, f.name) {
@@ -509,5 +516,17 @@ func TestFmtDurPrintsCompactDurations(t *testing.T) {
 				t.Errorf("fmtDur(%v, %v) = %q, want %q", tt.d, tt.seconds, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestZeroTurnsTheReloadPollOff: PARJARM_RELOAD_INTERVAL=0 is valid (SIGHUP
+// only).
+func TestZeroTurnsTheReloadPollOff(t *testing.T) {
+	c, err := Load(map[string]string{"PARJARM_UPSTREAM_URL": "http://upstream:4000", "PARJARM_RELOAD_INTERVAL": "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ReloadInterval != 0 {
+		t.Fatalf("ReloadInterval = %s", c.ReloadInterval)
 	}
 }

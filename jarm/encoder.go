@@ -111,7 +111,7 @@ type Options struct {
 // Encoder turns authorization responses into JARM JWTs. It is safe for
 // concurrent use.
 type Encoder struct {
-	keys       *KeySet
+	keys       *Keys
 	clientKeys KeySource
 	issuer     string
 	lifetime   time.Duration
@@ -125,6 +125,16 @@ type Encoder struct {
 // inline jwks is used.
 func NewEncoder(keys *KeySet, clientKeys KeySource, opts Options) (*Encoder, error) {
 	if keys == nil {
+		return nil, errors.New("jarm: NewEncoder: nil KeySet")
+	}
+	return NewSwappableEncoder(NewKeys(keys), clientKeys, opts)
+}
+
+// NewSwappableEncoder is NewEncoder signing with the KeySet keys holds at
+// each Encode, so that a reload's new keys sign from the next response on.
+// Swap a new set in with SetKeys, which checks it first.
+func NewSwappableEncoder(keys *Keys, clientKeys KeySource, opts Options) (*Encoder, error) {
+	if keys == nil || keys.Load() == nil {
 		return nil, errors.New("jarm: NewEncoder: nil KeySet")
 	}
 	if opts.Issuer == "" {
@@ -143,16 +153,8 @@ func NewEncoder(keys *KeySet, clientKeys KeySource, opts Options) (*Encoder, err
 	if !slices.Contains(signingAlgs, alg) {
 		return nil, fmt.Errorf("jarm: NewEncoder: default alg %q is not supported (want one of RS256, PS256, ES256, ES384, EdDSA)", opts.DefaultAlg)
 	}
-	if _, err := keys.signer(alg); err != nil {
-		can := strings.Join(keys.Algorithms(), ", ")
-		if can == "" {
-			can = "nothing"
-		}
-		return nil, fmt.Errorf("%w (the default alg); the keys sign %s", err, can)
-	}
-	if _, ok := profile.SigningAlg(opts.Profile, "", string(alg), keys.canSign); !ok {
-		return nil, fmt.Errorf("jarm: NewEncoder: %s allows %s for JARM responses; the keys sign %s", opts.Profile.Title(),
-			strings.Join(opts.Profile.Algorithms(), ", "), strings.Join(keys.Algorithms(), ", "))
+	if err := checkSigns(keys.Load(), alg, opts.Profile); err != nil {
+		return nil, err
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -168,11 +170,44 @@ func NewEncoder(keys *KeySet, clientKeys KeySource, opts Options) (*Encoder, err
 	}, nil
 }
 
+// checkSigns refuses keys that cannot sign alg, the default, or any
+// algorithm profile p allows.
+func checkSigns(keys *KeySet, alg jose.SignatureAlgorithm, p profile.Name) error {
+	if _, err := keys.signer(alg); err != nil {
+		can := strings.Join(keys.Algorithms(), ", ")
+		if can == "" {
+			can = "nothing"
+		}
+		return fmt.Errorf("%w (the default alg); the keys sign %s", err, can)
+	}
+	if _, ok := profile.SigningAlg(p, "", string(alg), keys.canSign); !ok {
+		return fmt.Errorf("jarm: NewEncoder: %s allows %s for JARM responses; the keys sign %s", p.Title(),
+			strings.Join(p.Algorithms(), ", "), strings.Join(keys.Algorithms(), ", "))
+	}
+	return nil
+}
+
+// CheckKeys reports whether keys may replace the encoder's: they sign the
+// default alg and one the profile allows, and the same algorithms as the
+// current keys, which discovery advertises
+// (authorization_signing_alg_values_supported) and clients registered
+// against. Changing the algorithms takes a restart.
+func (e *Encoder) CheckKeys(keys *KeySet) error {
+	if err := checkSigns(keys, e.defaultAlg, e.profile); err != nil {
+		return err
+	}
+	if now, next := e.keys.Load().Algorithms(), keys.Algorithms(); !slices.Equal(now, next) {
+		return fmt.Errorf("jarm: the active keys sign %s, the running ones %s: a reload keeps the algorithms discovery advertises; give every algorithm an active key, or restart to change them",
+			strings.Join(next, ", "), strings.Join(now, ", "))
+	}
+	return nil
+}
+
 // SigningAlgs returns the algorithms the encoder signs with, for discovery's
 // authorization_signing_alg_values_supported: the KeySet's, then HS256 (with
 // the client's secret).
 func (e *Encoder) SigningAlgs() []string {
-	return append(e.keys.Algorithms(), string(jose.HS256))
+	return append(e.keys.Load().Algorithms(), string(jose.HS256))
 }
 
 // Metadata returns the JARM members of the authorization server metadata
@@ -232,7 +267,9 @@ func (e *Encoder) Encode(ctx context.Context, c *client.Client, params url.Value
 // first profile algorithm the keys sign.
 func (e *Encoder) signer(c *client.Client) (jose.Signer, error) {
 	p := c.Profile.Or(e.profile)
-	a, ok := profile.SigningAlg(p, c.AuthorizationSignedResponseAlg, string(e.defaultAlg), e.keys.canSign)
+	// One KeySet for the whole choice: a reload may swap another in.
+	keys := e.keys.Load()
+	a, ok := profile.SigningAlg(p, c.AuthorizationSignedResponseAlg, string(e.defaultAlg), keys.canSign)
 	if !ok {
 		return nil, fmt.Errorf("%w: %s allows %s for JARM responses, not %q", ErrNoKey, p.Title(), strings.Join(p.Algorithms(), ", "), a)
 	}
@@ -254,7 +291,7 @@ func (e *Encoder) signer(c *client.Client) (jose.Signer, error) {
 		}
 		return s, nil
 	}
-	return e.keys.signer(alg)
+	return keys.signer(alg)
 }
 
 // encrypt wraps the signed response in a JWE for c (JARM, section 2.2;

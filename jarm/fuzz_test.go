@@ -37,6 +37,11 @@ func FuzzLoadKeys(f *testing.F) {
 	f.Add(jwkSet(f, jwkJSON(f, fx.p256, "s", "ES256", ""), jwkJSON(f, fx.rsa, "e", "RSA-OAEP-256", "enc"), jwkJSON(f, fx.p384, "", "ECDH-ES+A256KW", "enc")))
 	f.Add(jwkSet(f, jwkJSON(f, fx.p256, "s", "ES256", ""), jwkJSON(f, fx.p256, "e", "ECDH-ES", "enc")))
 
+	// Rotation states (status, retire_after).
+	f.Add(jwkSet(f, jwkJSON(f, fx.p256, "a", "ES256", ""), withMembers(f, jwkJSON(f, fx.ed, "n", "EdDSA", ""), map[string]any{"status": "next"})))
+	f.Add(jwkSet(f, withMembers(f, jwkJSON(f, fx.p256, "r", "ES256", ""), map[string]any{"status": "retired", "retire_after": "2000-01-01T00:00:00Z"}), jwkJSON(f, fx.p384, "a", "ES384", "")))
+	f.Add(jwkSet(f, withMembers(f, jwkJSON(f, fx.p256, "x", "ES256", ""), map[string]any{"status": "retired", "retire_after": "9999-12-31T23:59:59+01:00"})))
+
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ks, err := ParseKeys(data)
 		if err != nil {
@@ -89,6 +94,9 @@ func FuzzLoadKeys(f *testing.F) {
 			jws, err := jose.ParseSigned(compact, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
 			if err != nil {
 				t.Fatalf("%s: parse: %v", alg, err)
+			}
+			if st, _ := ks.Status(jws.Signatures[0].Header.KeyID); st != StatusActive {
+				t.Fatalf("%s: signed by a %q key", alg, st)
 			}
 			matches := pub.Key(jws.Signatures[0].Header.KeyID)
 			if len(matches) != 1 {

@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/cryptosigner"
@@ -75,6 +76,28 @@ type signingKey struct {
 	algs    []jose.SignatureAlgorithm
 	public  jose.JSONWebKey
 	signers map[jose.SignatureAlgorithm]jose.Signer
+	// status is the key's place in a rotation (StatusActive when the file
+	// names none); retireAfter, for a retired key, ends its publication.
+	status      string
+	retireAfter time.Time
+}
+
+// The rotation states a signing key's "status" member names in a keys file
+// (a member of the gateway's own, next to the JWK's; RFC 7517, section 4
+// lets a JWK carry members it does not define). Rotation is: add a key as
+// next (published, not used) → wait until clients' JWKS caches hold it →
+// make it active and the old one retired (published until its
+// retire_after, not used) → remove it.
+const (
+	StatusActive  = "active"
+	StatusNext    = "next"
+	StatusRetired = "retired"
+)
+
+// published reports whether sk belongs in the key set published at now: a
+// retired key until its retire_after, every other key always.
+func (sk *signingKey) published(now time.Time) bool {
+	return sk.status != StatusRetired || now.Before(sk.retireAfter)
 }
 
 // newSigningKey prepares a signer per algorithm for key, which is a private
@@ -118,6 +141,10 @@ func (k *KeySet) add(sk *signingKey) error {
 	}
 	k.keys = append(k.keys, sk)
 	k.byKID[sk.kid] = sk
+	if sk.status != "" && sk.status != StatusActive {
+		// Next and retired keys are published, never used to sign.
+		return nil
+	}
 	for _, alg := range sk.algs {
 		if k.active[alg] == nil {
 			k.active[alg] = sk
@@ -220,21 +247,30 @@ func (k *KeySet) SetActive(kid string) error {
 	if !ok {
 		return fmt.Errorf("jarm: no signing key has kid %q", kid)
 	}
+	if sk.status != "" && sk.status != StatusActive {
+		return fmt.Errorf(`jarm: the signing key kid %q is marked %q: only an active key signs; mark it "active" in the keys file`, kid, sk.status)
+	}
 	for _, alg := range sk.algs {
 		k.active[alg] = sk
 	}
 	return nil
 }
 
-// Public returns the public halves of all keys, each with its kid: signing
-// keys with use "sig" and alg when the key signs with exactly one
+// Public returns the public halves of the keys published now, each with
+// its kid: signing keys (active, next, and retired ones until their
+// retire_after) with use "sig" and alg when the key signs with exactly one
 // algorithm, then decryption keys with use "enc" and their alg.
-func (k *KeySet) Public() jose.JSONWebKeySet {
+func (k *KeySet) Public() jose.JSONWebKeySet { return k.PublicAt(time.Now()) }
+
+// PublicAt is Public at the time now.
+func (k *KeySet) PublicAt(now time.Time) jose.JSONWebKeySet {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
 	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(k.keys)+len(k.dec))}
 	for _, sk := range k.keys {
-		set.Keys = append(set.Keys, sk.public)
+		if sk.published(now) {
+			set.Keys = append(set.Keys, sk.public)
+		}
 	}
 	for _, dk := range k.dec {
 		set.Keys = append(set.Keys, dk.public)
@@ -314,6 +350,21 @@ func (k *KeySet) canSign(alg string) bool {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
 	return k.active[jose.SignatureAlgorithm(alg)] != nil
+}
+
+// Status returns the rotation status of the signing key kid ("active",
+// "next" or "retired"), and false when the set has no signing key kid.
+func (k *KeySet) Status(kid string) (string, bool) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	sk, ok := k.byKID[kid]
+	if !ok {
+		return "", false
+	}
+	if sk.status == "" {
+		return StatusActive, true
+	}
+	return sk.status, true
 }
 
 // KIDs returns the key IDs, in load order.
@@ -408,14 +459,22 @@ func parseJWKS(data []byte) (*KeySet, error) {
 	if len(raws) == 0 {
 		return nil, errors.New(`jarm: signing keys: the JWK Set's "keys" array is empty`)
 	}
+	// Every key's problem is reported at once (a reload logs them all).
 	ks := &KeySet{}
+	var errs []error
 	for i, raw := range raws {
 		if err := ks.addJWK(raw); err != nil {
-			return nil, fmt.Errorf("jarm: signing keys: key %d: %w", i, err)
+			errs = append(errs, fmt.Errorf("jarm: signing keys: key %d: %w", i, err))
 		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	if len(ks.keys) == 0 {
 		return nil, errors.New(`jarm: signing keys: no signing key: the set holds only "use": "enc" keys`)
+	}
+	if len(ks.active) == 0 {
+		return nil, errors.New(`jarm: signing keys: no active signing key: every key is "next" or "retired"; mark the key that signs "active"`)
 	}
 	return ks, nil
 }
@@ -424,23 +483,63 @@ func parseJWKS(data []byte) (*KeySet, error) {
 // "use": "enc", as a decryption key.
 func (k *KeySet) addJWK(raw []byte) error {
 	var head struct {
-		Use string `json:"use"`
+		Use         string  `json:"use"`
+		Status      *string `json:"status"`
+		RetireAfter *string `json:"retire_after"`
 	}
 	if err := json.Unmarshal(raw, &head); err != nil {
 		return err
 	}
 	if head.Use == "enc" {
+		if head.Status != nil || head.RetireAfter != nil {
+			return errors.New(`"status" and "retire_after" apply to signing keys, not to "use": "enc" keys`)
+		}
 		dk, err := parseDecryptionJWK(raw)
 		if err != nil {
 			return err
 		}
 		return k.addDecryptionKey(dk)
 	}
+	status, retireAfter, err := parseStatus(head.Status, head.RetireAfter)
+	if err != nil {
+		return err
+	}
 	sk, err := parseJWK(raw)
 	if err != nil {
 		return err
 	}
+	sk.status, sk.retireAfter = status, retireAfter
 	return k.add(sk)
+}
+
+// parseStatus checks a signing key's rotation members: "status" is
+// "active" (the default), "next" or "retired"; a retired key needs
+// "retire_after", an RFC 3339 time until which it is still published, and
+// only a retired key may have one.
+func parseStatus(status, retireAfter *string) (string, time.Time, error) {
+	st := StatusActive
+	if status != nil {
+		st = *status
+	}
+	switch st {
+	case StatusActive, StatusNext, StatusRetired:
+	default:
+		return "", time.Time{}, fmt.Errorf(`"status" is %q: want "active", "next" or "retired"`, st)
+	}
+	if st != StatusRetired {
+		if retireAfter != nil {
+			return "", time.Time{}, fmt.Errorf(`"retire_after" is set on a key whose "status" is %q: only a "retired" key has one`, st)
+		}
+		return st, time.Time{}, nil
+	}
+	if retireAfter == nil {
+		return "", time.Time{}, errors.New(`a "retired" key needs "retire_after", the RFC 3339 time until which it is published (e.g. "2026-01-31T00:00:00Z")`)
+	}
+	t, err := time.Parse(time.RFC3339, *retireAfter)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf(`"retire_after" %q is not an RFC 3339 time (e.g. "2026-01-31T00:00:00Z")`, *retireAfter)
+	}
+	return st, t, nil
 }
 
 // parseDecryptionJWK parses one private JWK with "use": "enc" and checks it
@@ -724,20 +823,7 @@ func algNames(algs []jose.SignatureAlgorithm) []string {
 func GenerateDevelopmentKeys() (*KeySet, error) {
 	ks := &KeySet{}
 	for _, alg := range signingAlgs {
-		var (
-			priv crypto.Signer
-			err  error
-		)
-		switch alg {
-		case jose.RS256, jose.PS256:
-			priv, err = rsa.GenerateKey(rand.Reader, minRSABits)
-		case jose.ES256:
-			priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		case jose.ES384:
-			priv, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-		case jose.EdDSA:
-			_, priv, err = ed25519.GenerateKey(rand.Reader)
-		}
+		priv, err := generateKey(alg, minRSABits)
 		if err != nil {
 			return nil, fmt.Errorf("jarm: generate %s key: %w", alg, err)
 		}
@@ -755,4 +841,21 @@ func GenerateDevelopmentKeys() (*KeySet, error) {
 		}
 	}
 	return ks, nil
+}
+
+// generateKey returns a new private key for alg: RSA of rsaBits for RS256
+// and PS256, P-256 for ES256, P-384 for ES384, Ed25519 for EdDSA.
+func generateKey(alg jose.SignatureAlgorithm, rsaBits int) (crypto.Signer, error) {
+	switch alg {
+	case jose.RS256, jose.PS256:
+		return rsa.GenerateKey(rand.Reader, rsaBits)
+	case jose.ES256:
+		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case jose.ES384:
+		return ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	case jose.EdDSA:
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		return priv, err
+	}
+	return nil, fmt.Errorf("no key type for %s", alg)
 }

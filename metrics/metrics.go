@@ -26,6 +26,12 @@ type Metrics struct {
 	Errors *prometheus.CounterVec
 	// UpstreamLatency observes upstream round trips by status class.
 	UpstreamLatency *prometheus.HistogramVec
+	// ConfigReloads counts reloads of the clients and signing keys files by
+	// result ("success" or "failure").
+	ConfigReloads *prometheus.CounterVec
+	// ConfigReloadSuccess is the Unix time of the last successful load of
+	// those files (start-up counts).
+	ConfigReloadSuccess prometheus.Gauge
 }
 
 // New creates the collectors and registers them with reg.
@@ -60,7 +66,16 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help:    "Latency of proxied upstream requests, by status class.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"class"}),
+		ConfigReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "parjarm", Name: "config_reload_total",
+			Help: "Reloads of the clients file and the signing keys file, by result (success, failure).",
+		}, []string{"result"}),
+		ConfigReloadSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "parjarm", Name: "config_last_reload_success_timestamp_seconds",
+			Help: "Unix time at which the clients and signing keys in use were loaded.",
+		}),
 	}
-	reg.MustRegister(m.Pushes, m.Expansions, m.Completions, m.JARMResponses, m.InterceptFailures, m.Errors, m.UpstreamLatency)
+	reg.MustRegister(m.Pushes, m.Expansions, m.Completions, m.JARMResponses, m.InterceptFailures, m.Errors, m.UpstreamLatency,
+		m.ConfigReloads, m.ConfigReloadSuccess)
 	return m
 }

@@ -93,6 +93,10 @@ type Options struct {
 	PARMetadata map[string]any
 	// Keys are the gateway's public keys, published next to the upstream's.
 	Keys jose.JSONWebKeySet
+	// PublicKeys, when set, returns the gateway's public keys at each key
+	// set request instead of Keys: the keys a reload swapped in, and a
+	// retired key only until its date.
+	PublicKeys func() jose.JSONWebKeySet
 	// EnforceRedirectURIs refuses a plain authorization request of a
 	// registered client whose redirect_uri is not exactly registered.
 	EnforceRedirectURIs bool

@@ -156,10 +156,14 @@ func (g *Gateway) serveJWKS(w http.ResponseWriter, r *http.Request) {
 		g.log.Warn("upstream key set unavailable; serving the gateway's keys only", zap.Error(err))
 		up = &RawKeySet{}
 	}
-	merged, err := MergeKeys(up, g.opts.Keys)
+	ours := g.opts.Keys
+	if g.opts.PublicKeys != nil {
+		ours = g.opts.PublicKeys()
+	}
+	merged, err := MergeKeys(up, ours)
 	if err != nil {
 		g.log.Error("key set clash; serving the gateway's keys only", zap.Error(err))
-		merged, _ = MergeKeys(&RawKeySet{}, g.opts.Keys)
+		merged, _ = MergeKeys(&RawKeySet{}, ours)
 	}
 	writeJSON(w, merged)
 }

@@ -7,6 +7,8 @@
 //	parjarm          run the gateway, configured from PARJARM_* variables
 //	parjarm check    validate the configuration, clients and keys, then exit
 //	parjarm health   probe the admin listener's /healthz (container health check)
+//	parjarm keys generate --alg ES256 --out FILE [--kid KID] [--status next]
+//	                 write a new private signing key file (mode 0600)
 //	parjarm version  print the version
 package main
 

@@ -10,7 +10,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,8 +50,10 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		return nil
 	case "health":
 		return health(ctx, environ)
+	case "keys":
+		return keysCommand(args[1:], stdout, stdout)
 	default:
-		return fmt.Errorf("unknown command %q (commands: serve, check, health, version)", cmd)
+		return fmt.Errorf("unknown command %q (commands: serve, check, health, keys, version)", cmd)
 	}
 
 	cfg, err := config.Load(environ)
@@ -61,6 +66,9 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 	}
 	defer func() { _ = log.Sync() }()
 
+	rl := &reloader{cfg: cfg, log: log.Named("reload")}
+	// The contents the running set comes from, read before it is loaded.
+	loadedFrom := rl.fingerprint()
 	reg, err := loadClients(cfg)
 	if err != nil {
 		return err
@@ -93,7 +101,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 				return err
 			}
 		}
-		fmt.Fprintf(stdout, "configuration OK: %d clients, signing keys %s, store %s\n", reg.Len(), strings.Join(keys.KIDs(), ", "), cfg.StoreKind())
+		fmt.Fprintf(stdout, "configuration OK: %d clients, signing keys %s, store %s\n", reg.Len(), strings.Join(keyStatuses(keys), ", "), cfg.StoreKind())
 		return nil
 	}
 	log.Info("starting parjarm", zap.String("version", version), zap.Any("config", cfg.Redacted()))
@@ -187,6 +195,10 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 	reg2 := prometheus.NewRegistry()
 	reg2.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(reg2)
+	// The registry and the keys are swapped whole by reloads.
+	clients, keyHolder := client.NewSwappable(reg), jarm.NewKeys(keys)
+	rl.m, rl.clients, rl.keys, rl.upstreamKeys = m, clients, keyHolder, disc.UpstreamKeys
+	rl.loaded(loadedFrom)
 
 	fetcher := client.NewKeyFetcher(client.FetchOptions{
 		HTTPClient: &http.Client{Transport: proxy.Transport(cfg.JWKSFetchTimeout, cfg.JWKSFetchTimeout)},
@@ -195,7 +207,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		CacheTTL:   cfg.JWKSCacheTTL,
 	})
 	auth := &client.Authenticator{
-		Registry: reg,
+		Registry: clients,
 		Keys:     fetcher,
 		Replay:   st,
 		Audience: client.Audience{
@@ -230,14 +242,14 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		ClockSkew:                  cfg.ClockSkew,
 		JARM:                       cfg.JARMEnabled,
 		ResponseTypes:              meta.ResponseTypes,
-		Decrypter:                  keys,
+		Decrypter:                  keyHolder,
 		Profile:                    cfg.Profile,
-	}, reg, auth, fetcher, st, m, log.Named("par"))
+	}, clients, auth, fetcher, st, m, log.Named("par"))
 
 	var encoder proxy.Encoder
 	var jarmMeta map[string]any
 	if cfg.JARMEnabled {
-		enc, err := jarm.NewEncoder(keys, fetcher, jarm.Options{
+		enc, err := jarm.NewSwappableEncoder(keyHolder, fetcher, jarm.Options{
 			Issuer:     issuer,
 			Lifetime:   cfg.JARMLifetime,
 			DefaultAlg: string(cfg.DefaultSigningAlg),
@@ -246,7 +258,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		if err != nil {
 			return fmt.Errorf("PARJARM_DEFAULT_SIGNING_ALG: %w", err)
 		}
-		encoder = enc
+		encoder, rl.encoder = enc, enc
 		jarmMeta = jarm.Metadata(enc)
 	}
 
@@ -255,7 +267,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		// Public clients and those that require PKCE redeem only codes the
 		// gateway delivered and checked.
 		codes = codebind.New(st, cfg.CodeLifetime, func(id string) bool {
-			c, ok := reg.Lookup(id)
+			c, ok := clients.Lookup(id)
 			return cfg.RequirePKCE || (ok && (c.RequirePKCE || c.Public()))
 		})
 	}
@@ -280,7 +292,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		Pages:                 pages,
 		Metadata:              jarmMeta,
 		PARMetadata:           parSvc.Metadata(),
-		Keys:                  keys.Public(),
+		PublicKeys:            keyHolder.Public,
 		EnforceRedirectURIs:   cfg.EnforceRedirectURIs,
 		TokenPath:             tokenPath,
 		Codes:                 codes,
@@ -289,7 +301,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		UpstreamCertHeader:    cfg.UpstreamClientCertHeader,
 		UpstreamCertFormat:    cfg.UpstreamClientCertHeaderFormat,
 		Profile:               cfg.Profile,
-	}, disc, parSvc, encoder, reg, flow.NewTracker(st, cfg.TransactionTTL, nil), transport, m, log.Named("proxy"))
+	}, disc, parSvc, encoder, clients, flow.NewTracker(st, cfg.TransactionTTL, nil), transport, m, log.Named("proxy"))
 
 	var tlsCfg *tls.Config
 	if serverCerts != nil {
@@ -317,7 +329,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 	}
 	admin := &http.Server{
 		Addr:              cfg.AdminAddr,
-		Handler:           adminHandler(st, disc, reg2, log),
+		Handler:           adminHandler(st, disc, reg2, rl.status, log),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
@@ -330,7 +342,16 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		zap.Bool("par", cfg.PAREnabled), zap.Bool("jarm", cfg.JARMEnabled), zap.Bool("require_par", requirePAR), zap.String("profile", string(cfg.Profile)),
 		zap.Bool("token_endpoint_pkce", pkceEnforced), zap.String("token_path", tokenPath),
 		zap.Bool("tls", tlsCfg != nil), zap.String("mtls_par_endpoint", endpoints.AliasURL(proxy.EndpointPAR)),
-		zap.Int("clients", reg.Len()), zap.String("store", cfg.StoreKind()))
+		zap.Int("clients", reg.Len()), zap.String("store", cfg.StoreKind()),
+		zap.Duration("reload_interval", cfg.ReloadInterval))
+	// SIGHUP reloads the clients and keys (before serving: a signal that
+	// came with nobody listening would end the process).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	rctx, stopReload := context.WithCancel(ctx)
+	defer stopReload()
+	go rl.run(rctx, hup, cfg.ReloadInterval)
 	return serve(ctx, log, cfg.ShutdownTimeout, public, admin)
 }
 
@@ -574,8 +595,10 @@ func openStore(cfg *config.Config, log *zap.Logger) (store.Store, error) {
 }
 
 // adminHandler serves /healthz (alive), /readyz (store and upstream
-// reachable) and /metrics.
-func adminHandler(st store.Store, disc *proxy.Discovery, reg *prometheus.Registry, log *zap.Logger) http.Handler {
+// reachable) and /metrics. reload returns the last failed reload, which
+// /readyz shows after its first line without failing readiness: the
+// previous clients and keys still serve.
+func adminHandler(st store.Store, disc *proxy.Discovery, reg *prometheus.Registry, reload func() string, log *zap.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
@@ -590,14 +613,18 @@ func adminHandler(st store.Store, disc *proxy.Discovery, reg *prometheus.Registr
 		if err := disc.Check(ctx); err != nil {
 			problems = append(problems, "upstream: "+err.Error())
 		}
+		detail := ""
+		if d := reload(); d != "" {
+			detail = d + "\n"
+		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if len(problems) > 0 {
 			log.Warn("not ready", zap.Strings("problems", problems))
 			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = io.WriteString(w, strings.Join(problems, "\n")+"\n")
+			_, _ = io.WriteString(w, strings.Join(problems, "\n")+"\n"+detail)
 			return
 		}
-		_, _ = io.WriteString(w, "ready\n")
+		_, _ = io.WriteString(w, "ready\n"+detail)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return mux
