@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/parjarm/parjarm/authreq"
@@ -19,6 +20,7 @@ import (
 	"github.com/parjarm/parjarm/oauth"
 	"github.com/parjarm/parjarm/profile"
 	"github.com/parjarm/parjarm/store"
+	"github.com/parjarm/parjarm/tracing"
 )
 
 // PushedRequest is what the store holds for a request_uri, as JSON, under
@@ -49,11 +51,21 @@ var clientAuthParams = []string{"client_secret", "client_assertion", "client_ass
 // ServeHTTP is the push endpoint (RFC 9126, section 2). Errors are answered
 // in token-endpoint format (RFC 9126, section 2.3).
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.opts.TracerProvider != nil {
+		ctx, span := s.opts.TracerProvider.Tracer(tracing.Scope).Start(r.Context(), "par.push.process")
+		defer span.End()
+		r = r.WithContext(ctx)
+	}
 	clientID, resp, err := s.push(w, r)
+	// The client_id is not a secret; the span gets no other parameter.
+	span := trace.SpanFromContext(r.Context())
+	span.SetAttributes(tracing.AttrClientID.String(clientID))
 	if err != nil {
+		span.SetAttributes(tracing.AttrOutcome.String(oauth.From(err).Code))
 		s.fail(w, r, clientID, err)
 		return
 	}
+	span.SetAttributes(tracing.AttrOutcome.String("created"))
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-cache, no-store")
@@ -87,10 +99,11 @@ func (s *Service) push(w http.ResponseWriter, r *http.Request) (string, *pushRes
 		return claimed, nil, oauth.ErrInvalidRequest.WithDescription("request_uri is not allowed in a pushed authorization request")
 	}
 	ctx := r.Context()
-	c, _, err := s.auth.Authenticate(ctx, r.Header.Get("Authorization"), form)
+	c, method, err := s.auth.Authenticate(ctx, r.Header.Get("Authorization"), form)
 	if err != nil {
 		return claimed, nil, authError(err)
 	}
+	trace.SpanFromContext(ctx).SetAttributes(tracing.AttrAuthMethod.String(string(method)))
 	if id := form.Get(paramClientID); id != "" && id != c.ID {
 		return c.ID, nil, oauth.ErrInvalidRequest.WithDescription("client_id does not match the authenticated client")
 	}

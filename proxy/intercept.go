@@ -10,11 +10,14 @@ import (
 	"strconv"
 	"strings"
 
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/parjarm/parjarm/client"
 	"github.com/parjarm/parjarm/flow"
 	"github.com/parjarm/parjarm/oauth"
+	"github.com/parjarm/parjarm/tracing"
 )
 
 // modifyResponse intercepts the upstream's authorization responses (DESIGN
@@ -48,7 +51,7 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 		}
 		return nil
 	}
-	out, err := g.complete(resp.Request, state, location)
+	out, err := g.traceComplete(resp, state, location)
 	if err != nil {
 		return err
 	}
@@ -69,6 +72,31 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 	resp.ContentLength = int64(len(out.Body))
 	resp.Header.Set("Content-Length", strconv.Itoa(len(out.Body)))
 	return nil
+}
+
+// traceComplete runs complete in an "intercept" span (when tracing is on)
+// that records the response mode and the outcome: "delivered", "passed"
+// (a step inside the authorization server) or the OAuth error code.
+func (g *Gateway) traceComplete(resp *http.Response, id, location string) (*flow.Response, error) {
+	if g.tracer == nil {
+		return g.complete(resp.Request, id, location)
+	}
+	ctx, span := g.tracer.Start(resp.Request.Context(), "intercept")
+	defer span.End()
+	out, err := g.complete(resp.Request.WithContext(ctx), id, location)
+	switch {
+	case err != nil:
+		oe := oauth.From(err)
+		span.SetAttributes(tracing.AttrOutcome.String(oe.Code))
+		if oe.Status >= http.StatusInternalServerError {
+			span.SetStatus(codes.Error, oe.Code)
+		}
+	case out == nil:
+		span.SetAttributes(tracing.AttrOutcome.String("passed"))
+	default:
+		span.SetAttributes(tracing.AttrOutcome.String("delivered"))
+	}
+	return out, err
 }
 
 // complete finishes the flow of transaction id, whose upstream response
@@ -135,6 +163,7 @@ func (g *Gateway) complete(upReq *http.Request, id, location string) (*flow.Resp
 	if err := g.recordCode(ctx, tx, params); err != nil {
 		return nil, err
 	}
+	trace.SpanFromContext(ctx).SetAttributes(tracing.AttrClientID.String(tx.ClientID), tracing.AttrResponseMode.String(tx.Mode.String()))
 	out, err := g.deliver(ctx, tx, c, params)
 	if err != nil {
 		return nil, err
