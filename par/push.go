@@ -57,15 +57,19 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(ctx)
 	}
 	clientID, resp, err := s.push(w, r)
-	// The client_id is not a secret; the span gets no other parameter.
-	span := trace.SpanFromContext(r.Context())
-	span.SetAttributes(tracing.AttrClientID.String(clientID))
+	if s.opts.TracerProvider != nil {
+		// The client_id is not a secret; the span gets no other parameter
+		// of the push.
+		outcome := "created"
+		if err != nil {
+			outcome = oauth.From(err).Code
+		}
+		trace.SpanFromContext(r.Context()).SetAttributes(tracing.AttrClientID.String(clientID), tracing.AttrOutcome.String(outcome))
+	}
 	if err != nil {
-		span.SetAttributes(tracing.AttrOutcome.String(oauth.From(err).Code))
 		s.fail(w, r, clientID, err)
 		return
 	}
-	span.SetAttributes(tracing.AttrOutcome.String("created"))
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-cache, no-store")
@@ -103,7 +107,9 @@ func (s *Service) push(w http.ResponseWriter, r *http.Request) (string, *pushRes
 	if err != nil {
 		return claimed, nil, authError(err)
 	}
-	trace.SpanFromContext(ctx).SetAttributes(tracing.AttrAuthMethod.String(string(method)))
+	if s.opts.TracerProvider != nil {
+		trace.SpanFromContext(ctx).SetAttributes(tracing.AttrAuthMethod.String(string(method)))
+	}
 	if id := form.Get(paramClientID); id != "" && id != c.ID {
 		return c.ID, nil, oauth.ErrInvalidRequest.WithDescription("client_id does not match the authenticated client")
 	}

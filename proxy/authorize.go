@@ -240,7 +240,9 @@ func (g *Gateway) track(w http.ResponseWriter, r *http.Request, c *client.Client
 		g.writePage(w, r, storeError(err))
 		return
 	}
-	trace.SpanFromContext(ctx).SetAttributes(tracing.AttrClientID.String(c.ID), tracing.AttrResponseMode.String(mode.String()))
+	if g.tracer != nil {
+		trace.SpanFromContext(ctx).SetAttributes(tracing.AttrClientID.String(c.ID), tracing.AttrResponseMode.String(mode.String()))
+	}
 	if ce := g.log.Check(zap.DebugLevel, "authorization flow opened"); ce != nil {
 		ce.Write(zap.String("client_id", c.ID), zap.String("response_mode", mode.String()), zap.Bool("par", requestURIKey != ""))
 	}

@@ -436,7 +436,9 @@ func (g *Gateway) refused(r *http.Request, err error, msg string) (*oauth.Error,
 	oe := oauth.From(err)
 	ref := errpage.NewReference()
 	g.m.Errors.WithLabelValues(oe.Code).Inc()
-	trace.SpanFromContext(r.Context()).SetAttributes(tracing.AttrError.String(oe.Code))
+	if g.tracer != nil {
+		trace.SpanFromContext(r.Context()).SetAttributes(tracing.AttrError.String(oe.Code))
+	}
 	level := zap.InfoLevel
 	if oe.Status >= 500 {
 		level = zap.WarnLevel

@@ -37,10 +37,10 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 	if !ok || !flow.IsID(state) {
 		if ids := flow.IDsIn(location); len(ids) > 0 {
 			// One of our ids where a state cannot be read: never pass it.
-			if err := g.stray(resp.Request, ids, location); err != nil {
-				return err
-			}
-			return nil
+			_, err := g.intercept(resp, func(upReq *http.Request) (*flow.Response, error) {
+				return nil, g.stray(upReq, ids, location)
+			})
+			return err
 		}
 		// A flow the gateway does not track: RFC 9207 mix-up defence still
 		// needs the gateway's issuer in an upstream iss that differs.
@@ -51,7 +51,9 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 		}
 		return nil
 	}
-	out, err := g.traceComplete(resp, state, location)
+	out, err := g.intercept(resp, func(upReq *http.Request) (*flow.Response, error) {
+		return g.complete(upReq, state, location)
+	})
 	if err != nil {
 		return err
 	}
@@ -74,16 +76,17 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 	return nil
 }
 
-// traceComplete runs complete in an "intercept" span (when tracing is on)
-// that records the response mode and the outcome: "delivered", "passed"
-// (a step inside the authorization server) or the OAuth error code.
-func (g *Gateway) traceComplete(resp *http.Response, id, location string) (*flow.Response, error) {
+// intercept runs the interception of resp (complete or stray) in an
+// "intercept" span, when tracing is on, that records the outcome:
+// "delivered", "passed" (a step inside the authorization server) or the
+// OAuth error code.
+func (g *Gateway) intercept(resp *http.Response, run func(upReq *http.Request) (*flow.Response, error)) (*flow.Response, error) {
 	if g.tracer == nil {
-		return g.complete(resp.Request, id, location)
+		return run(resp.Request)
 	}
 	ctx, span := g.tracer.Start(resp.Request.Context(), "intercept")
 	defer span.End()
-	out, err := g.complete(resp.Request.WithContext(ctx), id, location)
+	out, err := run(resp.Request.WithContext(ctx))
 	switch {
 	case err != nil:
 		oe := oauth.From(err)
@@ -163,7 +166,9 @@ func (g *Gateway) complete(upReq *http.Request, id, location string) (*flow.Resp
 	if err := g.recordCode(ctx, tx, params); err != nil {
 		return nil, err
 	}
-	trace.SpanFromContext(ctx).SetAttributes(tracing.AttrClientID.String(tx.ClientID), tracing.AttrResponseMode.String(tx.Mode.String()))
+	if g.tracer != nil {
+		trace.SpanFromContext(ctx).SetAttributes(tracing.AttrClientID.String(tx.ClientID), tracing.AttrResponseMode.String(tx.Mode.String()))
+	}
 	out, err := g.deliver(ctx, tx, c, params)
 	if err != nil {
 		return nil, err

@@ -350,3 +350,25 @@ func TestTracingOffChangesNothing(t *testing.T) {
 		t.Fatalf("upstream traceparent %q, want the client's %q", got, tp)
 	}
 }
+
+// TestTracingRefusedInterception: an upstream redirect that hides the
+// state (stray) is refused in an "intercept" span that is an error and
+// names the error code, without the code that was not delivered.
+func TestTracingRefusedInterception(t *testing.T) {
+	h, exp := tracedHarness(t, harnessOptions{})
+	h.up.setRespond(func(q url.Values) string {
+		return q.Get("redirect_uri") + "?code=never-delivered-77;state=" + q.Get("state")
+	})
+	uri := h.mustPush("conf", codeFlow("s-1"))
+	wantErrorPage(t, h.authorize(url.Values{"client_id": {"conf"}, "request_uri": {uri}}), http.StatusBadGateway, "server_error")
+	s := ended(t, exp, "authorize")
+	icpt := s.one(t, "intercept")
+	wantAttrs(t, icpt, map[string]string{"parjarm.outcome": "server_error"})
+	if icpt.Status.Code.String() != "Error" || icpt.Status.Description != "server_error" {
+		t.Errorf("intercept status %v", icpt.Status)
+	}
+	// The live transaction it names is peeked at and taken.
+	wantChildren(t, s, icpt, "store.get", "store.take", "store.take")
+	wantAttrs(t, s.one(t, "authorize"), map[string]string{"oauth.error": "server_error", "http.response.status_code": "502"})
+	noSecrets(t, s, "never-delivered-77", uri, h.up.last().Get("state"), "pjt_")
+}
