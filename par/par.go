@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/parjarm/parjarm/client"
@@ -112,6 +113,9 @@ type Options struct {
 	// that register no fapi_profile of their own: its rules are applied at
 	// the push, at expansion and by Validate.
 	Profile profile.Name
+	// TracerProvider traces pushes (a "par.push.process" span); nil means
+	// tracing is off.
+	TracerProvider trace.TracerProvider
 }
 
 // Registry finds registered clients. *client.Registry implements it.

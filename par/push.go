@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/parjarm/parjarm/authreq"
@@ -19,6 +20,7 @@ import (
 	"github.com/parjarm/parjarm/oauth"
 	"github.com/parjarm/parjarm/profile"
 	"github.com/parjarm/parjarm/store"
+	"github.com/parjarm/parjarm/tracing"
 )
 
 // PushedRequest is what the store holds for a request_uri, as JSON, under
@@ -49,7 +51,21 @@ var clientAuthParams = []string{"client_secret", "client_assertion", "client_ass
 // ServeHTTP is the push endpoint (RFC 9126, section 2). Errors are answered
 // in token-endpoint format (RFC 9126, section 2.3).
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.opts.TracerProvider != nil {
+		ctx, span := s.opts.TracerProvider.Tracer(tracing.Scope).Start(r.Context(), "par.push.process")
+		defer span.End()
+		r = r.WithContext(ctx)
+	}
 	clientID, resp, err := s.push(w, r)
+	if s.opts.TracerProvider != nil {
+		// The client_id is not a secret; the span gets no other parameter
+		// of the push.
+		outcome := "created"
+		if err != nil {
+			outcome = oauth.From(err).Code
+		}
+		trace.SpanFromContext(r.Context()).SetAttributes(tracing.AttrClientID.String(clientID), tracing.AttrOutcome.String(outcome))
+	}
 	if err != nil {
 		s.fail(w, r, clientID, err)
 		return
@@ -87,9 +103,12 @@ func (s *Service) push(w http.ResponseWriter, r *http.Request) (string, *pushRes
 		return claimed, nil, oauth.ErrInvalidRequest.WithDescription("request_uri is not allowed in a pushed authorization request")
 	}
 	ctx := r.Context()
-	c, _, err := s.auth.Authenticate(ctx, r.Header.Get("Authorization"), form)
+	c, method, err := s.auth.Authenticate(ctx, r.Header.Get("Authorization"), form)
 	if err != nil {
 		return claimed, nil, authError(err)
+	}
+	if s.opts.TracerProvider != nil {
+		trace.SpanFromContext(ctx).SetAttributes(tracing.AttrAuthMethod.String(string(method)))
 	}
 	if id := form.Get(paramClientID); id != "" && id != c.ID {
 		return c.ID, nil, oauth.ErrInvalidRequest.WithDescription("client_id does not match the authenticated client")

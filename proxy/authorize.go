@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/parjarm/parjarm/authreq"
@@ -16,6 +17,7 @@ import (
 	"github.com/parjarm/parjarm/oauth"
 	"github.com/parjarm/parjarm/par"
 	"github.com/parjarm/parjarm/store"
+	"github.com/parjarm/parjarm/tracing"
 )
 
 // authorize handles the upstream's authorization endpoint (DESIGN flow 2).
@@ -237,6 +239,9 @@ func (g *Gateway) track(w http.ResponseWriter, r *http.Request, c *client.Client
 	if _, err := g.tracker.Open(ctx, tx, up); err != nil {
 		g.writePage(w, r, storeError(err))
 		return
+	}
+	if g.tracer != nil {
+		trace.SpanFromContext(ctx).SetAttributes(tracing.AttrClientID.String(c.ID), tracing.AttrResponseMode.String(mode.String()))
 	}
 	if ce := g.log.Check(zap.DebugLevel, "authorization flow opened"); ce != nil {
 		ce.Write(zap.String("client_id", c.ID), zap.String("response_mode", mode.String()), zap.Bool("par", requestURIKey != ""))

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/parjarm/parjarm/client"
@@ -29,6 +31,7 @@ import (
 	"github.com/parjarm/parjarm/par"
 	"github.com/parjarm/parjarm/profile"
 	"github.com/parjarm/parjarm/tlsauth"
+	"github.com/parjarm/parjarm/tracing"
 )
 
 // PAR is what the gateway needs of the par package.
@@ -127,6 +130,9 @@ type Options struct {
 	// advertises what it allows (profile.Advertise). It implies RequirePAR,
 	// which the caller sets.
 	Profile profile.Name
+	// TracerProvider traces requests, upstream calls and interceptions
+	// (package tracing); nil means tracing is off.
+	TracerProvider trace.TracerProvider
 }
 
 // Gateway is the public HTTP handler.
@@ -146,6 +152,8 @@ type Gateway struct {
 	tokenCanon string
 	m          *metrics.Metrics
 	log        *zap.Logger
+	// tracer is nil when tracing is off.
+	tracer trace.Tracer
 }
 
 // Transport returns the upstream transport: a clone of the default one with
@@ -163,13 +171,13 @@ func Transport(dial, responseHeader time.Duration) *http.Transport {
 // New returns the gateway. jarm may be nil when JARM is disabled.
 func New(opts Options, disc *Discovery, p PAR, jarm Encoder, reg Registry, tracker *flow.Tracker, transport http.RoundTripper, m *metrics.Metrics, log *zap.Logger) *Gateway {
 	g := &Gateway{opts: opts, disc: disc, par: p, jarm: jarm, reg: reg, tracker: tracker, m: m, log: log, limiter: opts.Limiter,
-		authzCanon: canonicalPath(opts.AuthorizationPath)}
+		authzCanon: canonicalPath(opts.AuthorizationPath), tracer: tracing.Tracer(opts.TracerProvider)}
 	if opts.Codes != nil && opts.TokenPath != "" {
 		g.tokenCanon = canonicalPath(opts.TokenPath)
 	}
 	g.rp = &httputil.ReverseProxy{
 		Rewrite:        g.rewrite,
-		Transport:      &timedTransport{next: transport, m: m},
+		Transport:      &timedTransport{next: tracing.Transport(transport, g.tracer), m: m},
 		ModifyResponse: g.modifyResponse,
 		ErrorHandler:   g.errorHandler,
 		ErrorLog:       zap.NewStdLog(log.Named("reverseproxy")),
@@ -179,35 +187,87 @@ func New(opts Options, disc *Discovery, p PAR, jarm Encoder, reg Registry, track
 	return g
 }
 
-// ServeHTTP routes a public request.
-func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if e, ok := g.opts.Endpoints.Lookup(r.URL.Path); ok {
+// route is what a public request is, by its path alone.
+type route int
+
+const (
+	routeProxy route = iota // passed through to the upstream
+	routePAR
+	routeJWKS
+	routeDiscovery
+	routeAuthorize
+	routeAuthorizeVariant // refused: another spelling of the authorization path
+	routeToken
+	routeTokenVariant // refused: another spelling of the token path
+)
+
+// spanNames name each route's server span: never the path, which may
+// carry ids on pass-through routes.
+var spanNames = [...]string{
+	routeProxy: "proxy", routePAR: "par.push", routeJWKS: "jwks", routeDiscovery: "discovery",
+	routeAuthorize: "authorize", routeAuthorizeVariant: "authorize", routeToken: "token", routeTokenVariant: "token",
+}
+
+func (g *Gateway) route(p string) route {
+	if e, ok := g.opts.Endpoints.Lookup(p); ok {
 		switch e.Kind {
 		case EndpointPAR:
-			if !g.limited(w, r, true) {
-				g.par.ServeHTTP(w, r)
-			}
+			return routePAR
 		case EndpointJWKS:
-			g.serveJWKS(w, r)
+			return routeJWKS
 		default:
-			g.serveDiscovery(w, r)
+			return routeDiscovery
 		}
-		return
 	}
-	switch p := r.URL.Path; {
+	switch {
 	case p == g.opts.AuthorizationPath:
+		return routeAuthorize
+	case canonicalPath(p) == g.authzCanon:
+		return routeAuthorizeVariant
+	case g.tokenCanon != "" && p == g.opts.TokenPath:
+		return routeToken
+	case g.tokenCanon != "" && canonicalPath(p) == g.tokenCanon:
+		return routeTokenVariant
+	}
+	return routeProxy
+}
+
+// ServeHTTP routes a public request, in a server span when tracing is on.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt := g.route(r.URL.Path)
+	if g.tracer != nil {
+		attrs := []attribute.KeyValue{tracing.AttrRoute.String(spanNames[rt])}
+		if rt != routeProxy {
+			// The gateway's own paths are configuration; a pass-through
+			// path may name a resource by an id (REST), so it is left out.
+			attrs = append(attrs, tracing.AttrPath.String(r.URL.Path))
+		}
+		var end func()
+		w, r, end = tracing.StartServer(g.tracer, w, r, spanNames[rt], attrs...)
+		defer end()
+	}
+	switch rt {
+	case routePAR:
+		if !g.limited(w, r, true) {
+			g.par.ServeHTTP(w, r)
+		}
+	case routeJWKS:
+		g.serveJWKS(w, r)
+	case routeDiscovery:
+		g.serveDiscovery(w, r)
+	case routeAuthorize:
 		if !g.limited(w, r, false) {
 			g.authorize(w, r)
 		}
-	case canonicalPath(p) == g.authzCanon:
+	case routeAuthorizeVariant:
 		// A variant of the authorization endpoint's path that the upstream
 		// may treat as the same (case, `;` parameters, `//`, a trailing
 		// slash or dot, a format suffix) would bypass the gateway's checks:
 		// refused.
 		g.writePage(w, r, oauth.ErrInvalidRequest.WithDescription("use the authorization endpoint's exact path"))
-	case g.tokenCanon != "" && p == g.opts.TokenPath:
+	case routeToken:
 		g.token(w, r)
-	case g.tokenCanon != "" && canonicalPath(p) == g.tokenCanon:
+	case routeTokenVariant:
 		// As for the authorization endpoint: a variant the upstream may
 		// route to its token endpoint would bypass the code binding.
 		g.writeTokenError(w, r, oauth.ErrInvalidRequest.WithDescription("use the token endpoint's exact path"))
@@ -386,6 +446,9 @@ func (g *Gateway) refused(r *http.Request, err error, msg string) (*oauth.Error,
 	oe := oauth.From(err)
 	ref := errpage.NewReference()
 	g.m.Errors.WithLabelValues(oe.Code).Inc()
+	if g.tracer != nil {
+		trace.SpanFromContext(r.Context()).SetAttributes(tracing.AttrError.String(oe.Code))
+	}
 	level := zap.InfoLevel
 	if oe.Status >= 500 {
 		level = zap.WarnLevel

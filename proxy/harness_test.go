@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
@@ -27,6 +28,7 @@ import (
 	"github.com/parjarm/parjarm/par"
 	"github.com/parjarm/parjarm/profile"
 	"github.com/parjarm/parjarm/store"
+	"github.com/parjarm/parjarm/tracing"
 )
 
 // legacy is a test upstream: an authorization server without PAR and JARM.
@@ -53,6 +55,9 @@ type legacy struct {
 	host    string
 	// tokens are the requests its token endpoint received (token_test.go).
 	tokens []rawRequest
+	// traceparents are the traceparent headers its authorization endpoint
+	// received (tracing_test.go).
+	traceparents []string
 }
 
 func newLegacy(t testing.TB, issuer string) *legacy {
@@ -89,6 +94,7 @@ func newLegacy(t testing.TB, issuer string) *legacy {
 		l.mu.Lock()
 		l.received = append(l.received, q)
 		l.raw = append(l.raw, rawRequest{method: r.Method, query: r.URL.RawQuery, body: string(body)})
+		l.traceparents = append(l.traceparents, r.Header.Get("Traceparent"))
 		interactive := l.interactive
 		respond := l.respond
 		l.mu.Unlock()
@@ -228,6 +234,9 @@ type harnessOptions struct {
 	publicURL string
 	// profile is the gateway's FAPI profile (PARJARM_PROFILE).
 	profile profile.Name
+	// tracer traces the gateway, its PAR service and its store; nil:
+	// tracing off.
+	tracer trace.TracerProvider
 }
 
 const (
@@ -284,6 +293,9 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 		t.Cleanup(func() { mem.Close() })
 		h.store = mem
 	}
+	if o.tracer != nil {
+		h.store = store.Traced(h.store, tracing.Tracer(o.tracer))
+	}
 	log := zap.NewNop() // a fuzz target must not log through testing.F
 	if _, fuzzing := t.(*testing.F); !fuzzing {
 		log = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
@@ -310,7 +322,7 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	}
 	h.par = par.New(par.Options{
 		Issuer: issuer, PAREndpoint: parEndpoint, JARM: o.jarm, ResponseTypes: meta.ResponseTypes,
-		RequirePAR: o.requirePAR, CompletionWindow: 30 * time.Minute, Profile: o.profile,
+		RequirePAR: o.requirePAR, CompletionWindow: 30 * time.Minute, Profile: o.profile, TracerProvider: o.tracer,
 	}, reg, auth, fetcher, h.store, h.metrics, log)
 	h.par.Now = h.clock.Now
 
@@ -332,7 +344,7 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 		PAREnabled: true, JARMEnabled: o.jarm, Endpoints: h.endpoints, RequirePAR: o.requirePAR || o.profile.RequiresPAR(),
 		AuthorizationPath: issuerPath + "/authorize", PreserveHost: true,
 		DialTimeout: 2 * time.Second, ResponseHeaderTimeout: 2 * time.Second, MaxFormBytes: 64 << 10,
-		Metadata: jmeta, Keys: h.keys.Public(), Profile: o.profile,
+		Metadata: jmeta, Keys: h.keys.Public(), Profile: o.profile, TracerProvider: o.tracer,
 	}
 	if o.mutate != nil {
 		o.mutate(&opts)

@@ -10,11 +10,14 @@ import (
 	"strconv"
 	"strings"
 
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/parjarm/parjarm/client"
 	"github.com/parjarm/parjarm/flow"
 	"github.com/parjarm/parjarm/oauth"
+	"github.com/parjarm/parjarm/tracing"
 )
 
 // modifyResponse intercepts the upstream's authorization responses (DESIGN
@@ -34,10 +37,10 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 	if !ok || !flow.IsID(state) {
 		if ids := flow.IDsIn(location); len(ids) > 0 {
 			// One of our ids where a state cannot be read: never pass it.
-			if err := g.stray(resp.Request, ids, location); err != nil {
-				return err
-			}
-			return nil
+			_, err := g.intercept(resp, func(upReq *http.Request) (*flow.Response, error) {
+				return nil, g.stray(upReq, ids, location)
+			})
+			return err
 		}
 		// A flow the gateway does not track: RFC 9207 mix-up defence still
 		// needs the gateway's issuer in an upstream iss that differs.
@@ -48,7 +51,9 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 		}
 		return nil
 	}
-	out, err := g.complete(resp.Request, state, location)
+	out, err := g.intercept(resp, func(upReq *http.Request) (*flow.Response, error) {
+		return g.complete(upReq, state, location)
+	})
 	if err != nil {
 		return err
 	}
@@ -69,6 +74,32 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 	resp.ContentLength = int64(len(out.Body))
 	resp.Header.Set("Content-Length", strconv.Itoa(len(out.Body)))
 	return nil
+}
+
+// intercept runs the interception of resp (complete or stray) in an
+// "intercept" span, when tracing is on, that records the outcome:
+// "delivered", "passed" (a step inside the authorization server) or the
+// OAuth error code.
+func (g *Gateway) intercept(resp *http.Response, run func(upReq *http.Request) (*flow.Response, error)) (*flow.Response, error) {
+	if g.tracer == nil {
+		return run(resp.Request)
+	}
+	ctx, span := g.tracer.Start(resp.Request.Context(), "intercept")
+	defer span.End()
+	out, err := run(resp.Request.WithContext(ctx))
+	switch {
+	case err != nil:
+		oe := oauth.From(err)
+		span.SetAttributes(tracing.AttrOutcome.String(oe.Code))
+		if oe.Status >= http.StatusInternalServerError {
+			span.SetStatus(codes.Error, oe.Code)
+		}
+	case out == nil:
+		span.SetAttributes(tracing.AttrOutcome.String("passed"))
+	default:
+		span.SetAttributes(tracing.AttrOutcome.String("delivered"))
+	}
+	return out, err
 }
 
 // complete finishes the flow of transaction id, whose upstream response
@@ -134,6 +165,9 @@ func (g *Gateway) complete(upReq *http.Request, id, location string) (*flow.Resp
 	}
 	if err := g.recordCode(ctx, tx, params); err != nil {
 		return nil, err
+	}
+	if g.tracer != nil {
+		trace.SpanFromContext(ctx).SetAttributes(tracing.AttrClientID.String(tx.ClientID), tracing.AttrResponseMode.String(tx.Mode.String()))
 	}
 	out, err := g.deliver(ctx, tx, c, params)
 	if err != nil {

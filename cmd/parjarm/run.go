@@ -34,6 +34,7 @@ import (
 	"github.com/parjarm/parjarm/proxy"
 	"github.com/parjarm/parjarm/store"
 	"github.com/parjarm/parjarm/tlsauth"
+	"github.com/parjarm/parjarm/tracing"
 )
 
 // run wires the gateway in order — configuration, logger, store, clients,
@@ -57,6 +58,10 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 	}
 
 	cfg, err := config.Load(environ)
+	if err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	otelCfg, err := parseOTel(environ)
 	if err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
@@ -113,8 +118,27 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 	}
 	defer st.Close()
 
+	// Tracing (the standard OTEL_* variables): off, and nothing installed,
+	// unless an exporter is configured; flushed when the servers stop.
+	tp, stopTracing, err := setupTracing(ctx, otelCfg, version, log.Named("tracing"))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		if err := stopTracing(sctx); err != nil {
+			log.Warn("flushing the last traces failed", zap.Error(err))
+		}
+	}()
+	tracer := tracing.Tracer(tp)
+	st = store.Traced(st, tracer)
+	if tp != nil {
+		log.Info("tracing on", zap.String("protocol", otelCfg.Protocol), zap.String("endpoint", redactedURL(otelCfg.EndpointURL)), zap.String("service_name", otelCfg.ServiceName))
+	}
+
 	transport := proxy.Transport(cfg.UpstreamDialTimeout, cfg.UpstreamTimeout)
-	upstreamClient := &http.Client{Transport: transport, Timeout: cfg.UpstreamTimeout,
+	upstreamClient := &http.Client{Transport: tracing.Transport(transport, tracer), Timeout: cfg.UpstreamTimeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	newDiscovery := func(base *url.URL, issuer string) *proxy.Discovery {
 		return proxy.NewDiscovery(base, discoveryPath(issuer), upstreamClient, cfg.DiscoveryCacheTTL)
@@ -244,6 +268,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		ResponseTypes:              meta.ResponseTypes,
 		Decrypter:                  keyHolder,
 		Profile:                    cfg.Profile,
+		TracerProvider:             tp,
 	}, clients, auth, fetcher, st, m, log.Named("par"))
 
 	var encoder proxy.Encoder
@@ -301,6 +326,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		UpstreamCertHeader:    cfg.UpstreamClientCertHeader,
 		UpstreamCertFormat:    cfg.UpstreamClientCertHeaderFormat,
 		Profile:               cfg.Profile,
+		TracerProvider:        tp,
 	}, disc, parSvc, encoder, clients, flow.NewTracker(st, cfg.TransactionTTL, nil), transport, m, log.Named("proxy"))
 
 	var tlsCfg *tls.Config

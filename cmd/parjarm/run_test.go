@@ -246,22 +246,7 @@ func TestRunServesAndShutsDownGracefully(t *testing.T) {
 	if status, body := get(issuer + "/hello"); status != 200 || body != "hello" {
 		t.Fatalf("pass-through: %d %q", status, body)
 	}
-	form := url.Values{"client_id": {"app"}, "response_type": {"code"}, "redirect_uri": {"https://app.example/cb"}, "scope": {"openid"}}
-	req, _ := http.NewRequest(http.MethodPost, issuer+"/par", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth("app", "app-secret-0123456789")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pushed struct {
-		RequestURI string `json:"request_uri"`
-	}
-	_ = json.NewDecoder(resp.Body).Decode(&pushed)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated || pushed.RequestURI == "" {
-		t.Fatalf("push: %d", resp.StatusCode)
-	}
+	pushed := pushApp(t, issuer)
 	if status, body := get("http://" + admin + "/metrics"); status != 200 || !strings.Contains(body, `parjarm_par_pushes_total{outcome="created"} 1`) {
 		t.Fatalf("metrics: %d\n%s", status, body)
 	}
@@ -296,11 +281,34 @@ func TestRunServesAndShutsDownGracefully(t *testing.T) {
 		}
 	}
 	// Logs never carry secrets or request_uris.
-	for _, secret := range []string{"app-secret-0123456789", pushed.RequestURI, strings.TrimPrefix(pushed.RequestURI, "urn:ietf:params:oauth:request_uri:")} {
+	for _, secret := range []string{"app-secret-0123456789", pushed, strings.TrimPrefix(pushed, "urn:ietf:params:oauth:request_uri:")} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("logs contain a secret: %q", secret)
 		}
 	}
+}
+
+// pushApp pushes a code flow for clientsJSON's client at the gateway of
+// issuer and returns the request_uri.
+func pushApp(t *testing.T, issuer string) string {
+	t.Helper()
+	form := url.Values{"client_id": {"app"}, "response_type": {"code"}, "redirect_uri": {"https://app.example/cb"}, "scope": {"openid"}}
+	req, _ := http.NewRequest(http.MethodPost, issuer+"/par", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("app", "app-secret-0123456789")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pushed struct {
+		RequestURI string `json:"request_uri"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&pushed)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || pushed.RequestURI == "" {
+		t.Fatalf("push: %d", resp.StatusCode)
+	}
+	return pushed.RequestURI
 }
 
 func waitReady(t *testing.T, u string, done <-chan error) {
