@@ -116,7 +116,8 @@ type Config struct {
 	RedisTimeout time.Duration `env:"REDIS_TIMEOUT" envDefault:"1s"`
 
 	// MemoryStoreMaxEntries bounds the in-memory store (used when no Redis
-	// is configured); a full store answers 503. Default 100000.
+	// is configured); a full store evicts only unredeemed pushed requests
+	// and otherwise answers 503. Default 100000.
 	MemoryStoreMaxEntries int `env:"MEMORY_STORE_MAX_ENTRIES" envDefault:"100000"`
 
 	// ClientsFile is the path of the client registry (JSON
