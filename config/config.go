@@ -76,6 +76,11 @@ type Config struct {
 	// /metrics); it must differ from ListenAddr. Default ":9090".
 	AdminAddr string `env:"ADMIN_ADDR" envDefault:":9090"`
 
+	// Pprof serves the Go runtime profiles (net/http/pprof) at
+	// /debug/pprof/ on the admin listener, never on the public one.
+	// Default false.
+	Pprof bool `env:"PPROF" envDefault:"false"`
+
 	// RedisURL selects a standalone Redis: a redis:// or rediss:// URL as
 	// accepted by go-redis ParseURL, which may carry credentials. Default
 	// empty.

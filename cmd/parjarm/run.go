@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"strings"
 	"time"
@@ -265,7 +266,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 	}
 	admin := &http.Server{
 		Addr:              cfg.AdminAddr,
-		Handler:           adminHandler(st, disc, reg2, log),
+		Handler:           adminHandler(st, disc, reg2, cfg.Pprof, log),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
@@ -427,9 +428,17 @@ func openStore(cfg *config.Config, log *zap.Logger) (store.Store, error) {
 }
 
 // adminHandler serves /healthz (alive), /readyz (store and upstream
-// reachable) and /metrics.
-func adminHandler(st store.Store, disc *proxy.Discovery, reg *prometheus.Registry, log *zap.Logger) http.Handler {
+// reachable), /metrics and, with withPprof, the Go profiles at
+// /debug/pprof/.
+func adminHandler(st store.Store, disc *proxy.Discovery, reg *prometheus.Registry, withPprof bool, log *zap.Logger) http.Handler {
 	mux := http.NewServeMux()
+	if withPprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	})
