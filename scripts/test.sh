@@ -67,6 +67,15 @@ if command -v ldd >/dev/null 2>&1 && ldd bin/parjarm >/dev/null 2>&1; then
 fi
 ./bin/parjarm version
 
+if [ "${SKIP_SOAK:-}" != 1 ]; then
+  # The 30-second soak (SKIP_SOAK=1 skips it): steady load on the static
+  # binary above, Redis restarted twice. scripts/soak.sh runs the long one.
+  step "soak (30 s, scripts/soak.sh)"
+  DURATION=30s SOAK_SKIP_BUILD=1 scripts/soak.sh >/tmp/parjarm-soak.log 2>&1 \
+    || { cat /tmp/parjarm-soak.log; die "the 30-second soak failed"; }
+  grep -E '^(total |all requests |answers 500:|RSS |goroutines )' /tmp/parjarm-soak.log
+fi
+
 step "docker-compose config"
 apt_install docker-compose docker-compose
 docker-compose -f docker-compose.yml config -q
