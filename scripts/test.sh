@@ -9,6 +9,7 @@
 # Usage: scripts/test.sh
 # Environment: FUZZTIME (per fuzz target, default 8s), SKIP_E2E=1 to skip the
 # end-to-end suite, SKIP_FUZZ=1 to skip fuzzing.
+# SKIP_SOAK=1 skips the 30-second soak (scripts/soak.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

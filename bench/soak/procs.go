@@ -144,7 +144,8 @@ func (r *redisServer) restart(ctx context.Context, outage time.Duration) (window
 	if err := r.start(ctx, 15*time.Second); err != nil {
 		return w, err
 	}
-	w.end = time.Now()
+	w.back = time.Now()
+	w.end = w.back
 	return w, nil
 }
 

@@ -10,9 +10,9 @@ import (
 	"time"
 )
 
-// window is a Redis restart: from the kill to the moment the new server
-// answered, plus the grace period.
-type window struct{ start, end time.Time }
+// window is a Redis restart: from the kill (start) to the moment the new
+// server answered (back), plus the grace period (end).
+type window struct{ start, back, end time.Time }
 
 // overlaps reports whether [start, end] meets any of the windows.
 func overlaps(ws []window, start, end time.Time) bool {
@@ -218,9 +218,13 @@ func (r *report) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "%-16s %9d\n\n", "all requests", requests)
 
-	fmt.Fprintf(w, "Redis restarts (down, back + grace):\n")
+	fmt.Fprintf(w, "Redis restarts (killed, answering again; the last failed scenario in the window ended):\n")
 	for i, win := range r.windows {
-		fmt.Fprintf(w, "  %d: from %s to %s into the run\n", i+1, round(win.start.Sub(r.start.at)), round(win.end.Sub(r.start.at)))
+		last := "no failure"
+		if l := lastFailure(r.errors, win); !l.IsZero() {
+			last = fmt.Sprintf("%s after Redis answered", round(l.Sub(win.back)))
+		}
+		fmt.Fprintf(w, "  %d: killed %s into the run, answering %s later; %s\n", i+1, round(win.start.Sub(r.start.at)), round(win.back.Sub(win.start)), last)
 	}
 	printErrors(w, "errors inside the restart windows", t.inWindow)
 	printErrors(w, "errors outside the restart windows", t.outside)
@@ -254,4 +258,16 @@ func round(d time.Duration) time.Duration {
 	default:
 		return d.Round(time.Microsecond)
 	}
+}
+
+// lastFailure returns when the last failed scenario that met w ended, or
+// the zero time.
+func lastFailure(errs []errorEvent, w window) time.Time {
+	var last time.Time
+	for _, e := range errs {
+		if overlaps([]window{w}, e.start, e.end) && e.end.After(last) {
+			last = e.end
+		}
+	}
+	return last
 }

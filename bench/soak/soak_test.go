@@ -23,7 +23,7 @@ func TestScenarioForMixesFourTwoFour(t *testing.T) {
 func TestOverlaps(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
-	ws := []window{{at(10), at(17)}, {at(20), at(27)}}
+	ws := []window{{start: at(10), end: at(17)}, {start: at(20), end: at(27)}}
 	for _, tc := range []struct {
 		name       string
 		start, end int
@@ -125,8 +125,8 @@ func TestFailuresNameEveryReasonToFail(t *testing.T) {
 	healthy := func() *report {
 		r := newReport()
 		r.start, r.end = sample{goroutines: 10}, sample{goroutines: 12}
-		r.addWindow(window{at(10), at(17)})
-		r.addWindow(window{at(20), at(27)})
+		r.addWindow(window{start: at(10), back: at(12), end: at(17)})
+		r.addWindow(window{start: at(20), back: at(22), end: at(27)})
 		for _, s := range []string{scenarioPAR, scenarioJARM, scenarioPass} {
 			r.scenario(s, at(1), at(2), nil)
 		}
@@ -180,4 +180,21 @@ func FuzzOAuthCode(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestLastFailureIsTheLatestEndInTheWindow(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	w := window{start: at(10), back: at(12), end: at(17)}
+	errs := []errorEvent{
+		{start: at(9), end: at(11)},
+		{start: at(12), end: at(14)},
+		{start: at(18), end: at(30)}, // after the window
+	}
+	if got := lastFailure(errs, w); !got.Equal(at(14)) {
+		t.Fatalf("lastFailure = %v, want %v", got, at(14))
+	}
+	if got := lastFailure(errs[2:], w); !got.IsZero() {
+		t.Fatalf("lastFailure with no failure in the window = %v, want zero", got)
+	}
 }
