@@ -14,7 +14,9 @@
 # Usage: scripts/soak.sh
 # Environment: DURATION (default 5m), RATE (scenarios per second, default
 # 100), CONCURRENCY (default 64), SOAK_OUT (also write the report there),
-# SOAK_SKIP_BUILD=1 (use an existing bin/parjarm).
+# SOAK_SKIP_BUILD=1 (use an existing bin/parjarm), CPU_PROFILE (write a CPU
+# profile of the gateway under load there; read it with go tool pprof -top
+# bin/parjarm FILE).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,7 +44,8 @@ run() {
   echo "# machine: $(uname -srm), $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
   echo "# load average before: $(load)"
   status=0
-  ./bin/parjarm-soak -gateway bin/parjarm -duration "$duration" -rate "$rate" -concurrency "$concurrency" || status=$?
+  ./bin/parjarm-soak -gateway bin/parjarm -duration "$duration" -rate "$rate" -concurrency "$concurrency" \
+    ${CPU_PROFILE:+-cpuprofile "$CPU_PROFILE"} || status=$?
   echo "# load average after: $(load)"
   return "$status"
 }

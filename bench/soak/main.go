@@ -43,6 +43,7 @@ func main() {
 	flag.DurationVar(&o.outage, "outage", 2*time.Second, "how long Redis stays down at each restart")
 	flag.DurationVar(&o.grace, "grace", 5*time.Second, "errors this long after Redis is back count as part of its restart window")
 	flag.IntVar(&o.goroutineMargin, "goroutine-margin", 10, "goroutines the gateway may hold above its start count once the run settles")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the gateway under load (from its /debug/pprof/profile, before the first Redis restart) to this file")
 	flag.Parse()
 	if o.duration <= 0 || o.rate <= 0 || o.concurrency <= 0 || o.hang <= 0 {
 		fmt.Fprintln(os.Stderr, "soak: -duration, -rate, -concurrency and -hang must be positive")
@@ -83,6 +84,7 @@ type options struct {
 	hang            time.Duration
 	outage, grace   time.Duration
 	goroutineMargin int
+	cpuProfile      string
 }
 
 // soak sets everything up, runs the load and returns its report. The error
@@ -147,6 +149,21 @@ func soak(ctx context.Context, o options) (*report, error) {
 			rep.addWindow(w)
 		}
 	})
+	if o.cpuProfile != "" {
+		// Under steady load, clear of the restarts: from 1/12 of the run
+		// for up to 1/6 of it (at most 30s).
+		restarts.Go(func() {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(o.duration / 12):
+			}
+			secs := max(1, min(30, int(o.duration.Seconds()/6)))
+			if err := gw.cpuProfile(ctx, secs, o.cpuProfile); err != nil {
+				rep.fail("CPU profile: " + err.Error())
+			}
+		})
+	}
 	d.run(ctx, o.duration, o.rate, o.concurrency)
 	restarts.Wait()
 	rep.elapsed = time.Since(began)

@@ -441,3 +441,27 @@ func topStacks(profile []byte, n int) string {
 	}
 	return strings.Join(blocks, "\n\n")
 }
+
+// cpuProfile fetches a CPU profile of secs seconds from the gateway's
+// /debug/pprof/profile into path.
+func (g *gateway) cpuProfile(ctx context.Context, secs int, path string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(secs)*time.Second+30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.admin+"/debug/pprof/profile?seconds="+strconv.Itoa(secs), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o600)
+}
