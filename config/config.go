@@ -106,6 +106,11 @@ type Config struct {
 	// /metrics); it must differ from ListenAddr. Default ":9090".
 	AdminAddr string `env:"ADMIN_ADDR" envDefault:":9090"`
 
+	// Pprof serves the Go runtime profiles (net/http/pprof) at
+	// /debug/pprof/ on the admin listener, never on the public one.
+	// Default false.
+	Pprof bool `env:"PPROF" envDefault:"false"`
+
 	// RedisURL selects a standalone Redis: a redis:// or rediss:// URL as
 	// accepted by go-redis ParseURL, which may carry credentials. Default
 	// empty.
@@ -151,7 +156,8 @@ type Config struct {
 	RedisMinReplicas int `env:"REDIS_MIN_REPLICAS" envDefault:"0"`
 
 	// MemoryStoreMaxEntries bounds the in-memory store (used when no Redis
-	// is configured); a full store answers 503. Default 100000.
+	// is configured); a full store evicts only unredeemed pushed requests
+	// and otherwise answers 503. Default 100000.
 	MemoryStoreMaxEntries int `env:"MEMORY_STORE_MAX_ENTRIES" envDefault:"100000"`
 
 	// ClientsFile is the path of the client registry (JSON

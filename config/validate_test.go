@@ -43,6 +43,7 @@ var invalidCases = []struct {
 	{"a named listen port is refused", map[string]string{"PARJARM_ADMIN_ADDR": ":http"}, "PARJARM_ADMIN_ADDR", "not a number"},
 	{"an admin address equal to the listen address is refused", map[string]string{"PARJARM_ADMIN_ADDR": ":8080"}, "PARJARM_ADMIN_ADDR", "collides with PARJARM_LISTEN_ADDR"},
 	{"an admin address on the same port of one interface is refused", map[string]string{"PARJARM_ADMIN_ADDR": "127.0.0.1:8080"}, "PARJARM_ADMIN_ADDR", "collides"},
+	{"a non-boolean pprof switch is refused", map[string]string{"PARJARM_PPROF": "on"}, "PARJARM_PPROF", "use true or false"},
 
 	// Redis.
 	{"a Redis URL with another scheme is refused", map[string]string{"PARJARM_REDIS_URL": "http://redis:6379"}, "PARJARM_REDIS_URL", "not redis or rediss"},

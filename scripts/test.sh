@@ -11,6 +11,7 @@
 # Usage: scripts/test.sh
 # Environment: FUZZTIME (per fuzz target, default 5s), SKIP_E2E=1 to skip the
 # end-to-end suite, SKIP_FUZZ=1 to skip fuzzing.
+# SKIP_SOAK=1 skips the 30-second soak (scripts/soak.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -76,6 +77,15 @@ if command -v ldd >/dev/null 2>&1 && ldd bin/parjarm >/dev/null 2>&1; then
   die "bin/parjarm is dynamically linked"
 fi
 ./bin/parjarm version
+
+if [ "${SKIP_SOAK:-}" != 1 ]; then
+  # The 30-second soak (SKIP_SOAK=1 skips it): steady load on the static
+  # binary above, Redis restarted twice. scripts/soak.sh runs the long one.
+  step "soak (30 s, scripts/soak.sh)"
+  DURATION=30s SOAK_SKIP_BUILD=1 scripts/soak.sh >/tmp/parjarm-soak.log 2>&1 \
+    || { cat /tmp/parjarm-soak.log; die "the 30-second soak failed"; }
+  grep -E '^(total |all requests |answers 500:|RSS |goroutines )' /tmp/parjarm-soak.log
+fi
 
 step "docker-compose config"
 apt_install docker-compose docker-compose

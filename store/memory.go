@@ -1,8 +1,10 @@
 package store
 
 import (
+	"container/list"
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
@@ -32,16 +34,28 @@ type MemoryOptions struct {
 //
 // Expired entries are invisible at once and their memory is reclaimed by a
 // janitor goroutine (stopped by Close) and whenever a write finds the store
-// full. A write into a store full of live entries fails with ErrUnavailable
-// instead of evicting one: evicting a jti replay mark (RFC 7523, section 3,
-// item 7) or the mark of a completed request_uri (RFC 9126, sections 4 and
-// 7.3: one-time use) would let a replay in.
+// full. A write that still finds no room evicts the oldest unredeemed pushed
+// request: an entry of namespace NSRequestURI that has never been read. Its
+// request_uri then answers invalid_request_uri, as if it had expired early;
+// nothing it guards becomes usable again (RFC 9126, section 7.3: a request_uri
+// is used at most once, and an unknown one is refused). A flood of pushes
+// that are never redeemed therefore displaces only older such pushes, and
+// never refuses other clients' writes. Every other entry is kept: evicting a
+// jti replay mark (RFC 7523, section 3, item 7), a transaction or a pushed
+// request already being redeemed (read at the authorization endpoint, taken
+// when its flow completes) would let a replay in or break a flow midway. With
+// no unredeemed pushed request left to evict, the write fails with
+// ErrUnavailable.
 type Memory struct {
 	now        func() time.Time
 	maxEntries int
 
 	mu      sync.Mutex
 	entries map[string]memoryEntry
+	// unredeemed holds the keys of the pushed requests never read, oldest
+	// first: the only entries a full store evicts.
+	unredeemed *list.List
+	evicted    uint64
 	// nextExpiry is at or before the expiry of every entry held; a sweep
 	// before it would find nothing, so a full store refuses in O(1).
 	nextExpiry time.Time
@@ -54,7 +68,13 @@ type Memory struct {
 type memoryEntry struct {
 	value   []byte
 	expires time.Time
+	// unredeemed is the entry's element in Memory.unredeemed, or nil when
+	// it may not be evicted.
+	unredeemed *list.Element
 }
+
+// evictablePrefix starts the keys of pushed requests (see Key).
+const evictablePrefix = "parjarm:" + NSRequestURI + ":"
 
 // NewMemory returns an empty Memory store and starts its janitor.
 func NewMemory(opts MemoryOptions) *Memory {
@@ -71,6 +91,7 @@ func NewMemory(opts MemoryOptions) *Memory {
 		now:        opts.Now,
 		maxEntries: opts.MaxEntries,
 		entries:    make(map[string]memoryEntry),
+		unredeemed: list.New(),
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
 	}
@@ -104,6 +125,13 @@ func (m *Memory) Get(_ context.Context, key string) ([]byte, error) {
 	if !ok {
 		return nil, ErrNotFound
 	}
+	if e.unredeemed != nil {
+		// A pushed request read at the authorization endpoint is being
+		// redeemed: its flow needs it until it completes.
+		m.unredeemed.Remove(e.unredeemed)
+		e.unredeemed = nil
+		m.entries[key] = e
+	}
 	return clone(e.value), nil
 }
 
@@ -120,7 +148,7 @@ func (m *Memory) Take(_ context.Context, key string) ([]byte, error) {
 	if !ok {
 		return nil, ErrNotFound
 	}
-	delete(m.entries, key)
+	m.deleteLocked(key, e)
 	// The value was copied in by the write and nobody else holds it.
 	return e.value, nil
 }
@@ -167,6 +195,7 @@ func (m *Memory) Close() error {
 	}
 	m.closed = true
 	m.entries = nil
+	m.unredeemed.Init()
 	m.mu.Unlock()
 	close(m.stop)
 	<-m.done
@@ -181,6 +210,14 @@ func (m *Memory) Len() int {
 	return len(m.entries)
 }
 
+// Evicted returns how many unredeemed pushed requests a full store has
+// evicted to make room.
+func (m *Memory) Evicted() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.evicted
+}
+
 var errMemoryClosed = fmt.Errorf("%w: memory store closed", ErrUnavailable)
 
 // liveLocked returns the entry under key if it has not expired at now. An
@@ -191,15 +228,24 @@ func (m *Memory) liveLocked(key string, now time.Time) (memoryEntry, bool) {
 		return memoryEntry{}, false
 	}
 	if !now.Before(e.expires) {
-		delete(m.entries, key)
+		m.deleteLocked(key, e)
 		return memoryEntry{}, false
 	}
 	return e, true
 }
 
+// deleteLocked removes the entry e held under key.
+func (m *Memory) deleteLocked(key string, e memoryEntry) {
+	if e.unredeemed != nil {
+		m.unredeemed.Remove(e.unredeemed)
+	}
+	delete(m.entries, key)
+}
+
 // reserveLocked makes sure a write of key has room: replacing an entry
-// always has; a new key may need expired entries swept first. Live entries
-// are never evicted.
+// always has; a new key may need expired entries swept first, and then the
+// oldest unredeemed pushed request evicted. No other live entry is ever
+// evicted.
 func (m *Memory) reserveLocked(key string, now time.Time) error {
 	if m.closed {
 		return errMemoryClosed
@@ -210,18 +256,32 @@ func (m *Memory) reserveLocked(key string, now time.Time) error {
 	if !now.Before(m.nextExpiry) {
 		m.sweepLocked(now)
 	}
-	if len(m.entries) >= m.maxEntries {
-		return fmt.Errorf("%w: memory store full (%d live entries)", ErrUnavailable, m.maxEntries)
+	if len(m.entries) < m.maxEntries {
+		return nil
 	}
-	return nil
+	if oldest := m.unredeemed.Front(); oldest != nil {
+		k := oldest.Value.(string)
+		m.deleteLocked(k, m.entries[k])
+		m.evicted++
+		return nil
+	}
+	return fmt.Errorf("%w: memory store full (%d live entries, none evictable)", ErrUnavailable, m.maxEntries)
 }
 
-// insertLocked stores a copy of value under key until expires.
+// insertLocked stores a copy of value under key until expires, replacing
+// any entry there. A pushed request starts unredeemed, as the newest.
 func (m *Memory) insertLocked(key string, value []byte, expires time.Time) {
 	if len(m.entries) == 0 || expires.Before(m.nextExpiry) {
 		m.nextExpiry = expires
 	}
-	m.entries[key] = memoryEntry{value: clone(value), expires: expires}
+	if old, ok := m.entries[key]; ok && old.unredeemed != nil {
+		m.unredeemed.Remove(old.unredeemed)
+	}
+	e := memoryEntry{value: clone(value), expires: expires}
+	if strings.HasPrefix(key, evictablePrefix) {
+		e.unredeemed = m.unredeemed.PushBack(key)
+	}
+	m.entries[key] = e
 }
 
 // sweepLocked deletes every entry expired at now and recomputes nextExpiry.
@@ -229,7 +289,7 @@ func (m *Memory) sweepLocked(now time.Time) {
 	var next time.Time
 	for k, e := range m.entries {
 		if !now.Before(e.expires) {
-			delete(m.entries, k)
+			m.deleteLocked(k, e)
 			continue
 		}
 		if next.IsZero() || e.expires.Before(next) {

@@ -255,3 +255,222 @@ func ExampleMemory() {
 	// {"client_id":"app"} <nil>
 	// store: not found
 }
+
+func TestMemoryFullEvictsOnlyTheOldestUnredeemedPushedRequest(t *testing.T) {
+	push := func(name string) string { return store.Key(store.NSRequestURI, name) }
+	other := map[string]string{
+		"jti mark":            store.Key(store.NSJTI, "client\x00jti-1"),
+		"request object jti":  store.Key(store.NSRequestJTI, "6:client:jti-1"),
+		"transaction":         store.Key(store.NSTransaction, "tx-1"),
+		"expanded query hash": store.Key(store.NSExpanded, "q"),
+	}
+	for _, tc := range []struct {
+		name string
+		// fill writes the full store's contents, oldest first, and may read
+		// some (redeeming pushed requests).
+		fill func(t *testing.T, m *store.Memory)
+		// write is the write into the full store.
+		write func(m *store.Memory) error
+		// evicted is the key that must be gone ("" = none); kept must stay.
+		evicted string
+		kept    []string
+		wantErr bool
+	}{
+		{
+			name: "a push into a store full of unredeemed pushes evicts the oldest",
+			fill: func(t *testing.T, m *store.Memory) {
+				for _, k := range []string{"p1", "p2", "p3"} {
+					mustPut(t, m, push(k))
+				}
+			},
+			write:   func(m *store.Memory) error { return m.Put(t.Context(), push("p4"), []byte("v"), time.Minute) },
+			evicted: push("p1"),
+			kept:    []string{push("p2"), push("p3"), push("p4")},
+		},
+		{
+			name: "a jti mark into a store full of pushes evicts the oldest push",
+			fill: func(t *testing.T, m *store.Memory) {
+				for _, k := range []string{"p1", "p2", "p3"} {
+					mustPut(t, m, push(k))
+				}
+			},
+			write: func(m *store.Memory) error {
+				ok, err := m.PutIfAbsent(t.Context(), other["jti mark"], []byte{1}, time.Minute)
+				if !ok && err == nil {
+					return errors.New("PutIfAbsent reported the new mark present")
+				}
+				return err
+			},
+			evicted: push("p1"),
+			kept:    []string{push("p2"), push("p3"), other["jti mark"]},
+		},
+		{
+			name: "marks, transactions and expanded queries are never evicted; the oldest push goes",
+			fill: func(t *testing.T, m *store.Memory) {
+				mustPut(t, m, other["jti mark"])
+				mustPut(t, m, other["request object jti"])
+				mustPut(t, m, other["transaction"])
+				mustPut(t, m, push("p1"))
+				mustPut(t, m, other["expanded query hash"])
+			},
+			write:   func(m *store.Memory) error { return m.Put(t.Context(), push("p2"), []byte("v"), time.Minute) },
+			evicted: push("p1"),
+			kept:    []string{other["jti mark"], other["request object jti"], other["transaction"], other["expanded query hash"], push("p2")},
+		},
+		{
+			name: "a push being redeemed (read at the authorization endpoint) is not evicted",
+			fill: func(t *testing.T, m *store.Memory) {
+				for _, k := range []string{"p1", "p2", "p3"} {
+					mustPut(t, m, push(k))
+				}
+				if _, err := m.Get(t.Context(), push("p1")); err != nil {
+					t.Fatal(err)
+				}
+			},
+			write:   func(m *store.Memory) error { return m.Put(t.Context(), push("p4"), []byte("v"), time.Minute) },
+			evicted: push("p2"),
+			kept:    []string{push("p1"), push("p3"), push("p4")},
+		},
+		{
+			name: "a replaced push counts as the newest",
+			fill: func(t *testing.T, m *store.Memory) {
+				for _, k := range []string{"p1", "p2", "p3", "p1"} {
+					mustPut(t, m, push(k))
+				}
+			},
+			write:   func(m *store.Memory) error { return m.Put(t.Context(), push("p4"), []byte("v"), time.Minute) },
+			evicted: push("p2"),
+			kept:    []string{push("p1"), push("p3"), push("p4")},
+		},
+		{
+			name: "a taken push leaves nothing behind to evict",
+			fill: func(t *testing.T, m *store.Memory) {
+				mustPut(t, m, push("p1"))
+				mustPut(t, m, other["jti mark"])
+				mustPut(t, m, other["transaction"])
+				if _, err := m.Take(t.Context(), push("p1")); err != nil {
+					t.Fatal(err)
+				}
+				mustPut(t, m, other["request object jti"])
+			},
+			write:   func(m *store.Memory) error { return m.Put(t.Context(), push("p2"), []byte("v"), time.Minute) },
+			kept:    []string{other["jti mark"], other["transaction"], other["request object jti"]},
+			wantErr: true,
+		},
+		{
+			name: "with only redeemed pushes and marks the write is refused",
+			fill: func(t *testing.T, m *store.Memory) {
+				mustPut(t, m, push("p1"))
+				mustPut(t, m, other["jti mark"])
+				mustPut(t, m, push("p2"))
+				for _, k := range []string{"p1", "p2"} {
+					if _, err := m.Get(t.Context(), push(k)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			},
+			write:   func(m *store.Memory) error { return m.Put(t.Context(), other["transaction"], []byte("v"), time.Minute) },
+			kept:    []string{push("p1"), other["jti mark"], push("p2")},
+			wantErr: true,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// The bound is the number of entries fill leaves.
+			probe, _ := newMemory(t, 0)
+			tc.fill(t, probe)
+			m, _ := newMemory(t, probe.Len())
+			tc.fill(t, m)
+
+			err := tc.write(m)
+			if tc.wantErr {
+				if !errors.Is(err, store.ErrUnavailable) || !strings.Contains(err.Error(), "memory store full") {
+					t.Fatalf("write = %v, want ErrUnavailable saying memory store full", err)
+				}
+				if n := m.Evicted(); n != 0 {
+					t.Fatalf("Evicted() = %d after a refused write, want 0", n)
+				}
+			} else if err != nil {
+				t.Fatalf("write into the full store = %v, want nil (room made by eviction)", err)
+			}
+			if tc.evicted != "" {
+				if _, err := m.Get(t.Context(), tc.evicted); !errors.Is(err, store.ErrNotFound) {
+					t.Fatalf("Get(evicted) = %v, want ErrNotFound", err)
+				}
+				if n := m.Evicted(); n != 1 {
+					t.Fatalf("Evicted() = %d, want 1", n)
+				}
+			}
+			for _, k := range tc.kept {
+				if _, err := m.Get(t.Context(), k); err != nil {
+					t.Fatalf("Get(%s) = %v, want the entry kept", k, err)
+				}
+			}
+		})
+	}
+}
+
+func TestMemoryExpiredPushesLeaveTheEvictionQueue(t *testing.T) {
+	ctx := t.Context()
+	m, c := newMemory(t, 2)
+	p1, p2, p3 := store.Key(store.NSRequestURI, "p1"), store.Key(store.NSRequestURI, "p2"), store.Key(store.NSRequestURI, "p3")
+	if err := m.Put(ctx, p1, []byte("v"), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Put(ctx, p2, []byte("v"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(time.Second)
+	// The full store sweeps p1 (expired) instead of evicting p2.
+	if err := m.Put(ctx, p3, []byte("v"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if n := m.Evicted(); n != 0 {
+		t.Fatalf("Evicted() = %d, want 0: an expired entry was swept, not evicted", n)
+	}
+	for _, k := range []string{p2, p3} {
+		if _, err := m.Get(ctx, k); err != nil {
+			t.Fatalf("Get = %v, want the live push kept", err)
+		}
+	}
+	// Both are now redeemed: nothing is left to evict.
+	if err := m.Put(ctx, store.Key(store.NSRequestURI, "p4"), []byte("v"), time.Hour); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Put with only redeemed pushes = %v, want ErrUnavailable", err)
+	}
+}
+
+func TestMemoryFloodOfPushesNeverRefusesOtherWrites(t *testing.T) {
+	ctx := t.Context()
+	const bound = 100
+	m, _ := newMemory(t, bound)
+	mark := store.Key(store.NSJTI, "client\x00jti")
+	if ok, err := m.PutIfAbsent(ctx, mark, []byte{1}, time.Hour); err != nil || !ok {
+		t.Fatalf("PutIfAbsent(mark) = %v, %v", ok, err)
+	}
+	for i := range 10 * bound {
+		if err := m.Put(ctx, store.Key(store.NSRequestURI, fmt.Sprint("flood", i)), []byte("v"), time.Hour); err != nil {
+			t.Fatalf("flood push %d = %v, want room by eviction", i, err)
+		}
+	}
+	if n := m.Len(); n != bound {
+		t.Fatalf("Len() = %d, want the bound %d", n, bound)
+	}
+	if ok, err := m.PutIfAbsent(ctx, mark, []byte{1}, time.Hour); err != nil || ok {
+		t.Fatalf("PutIfAbsent(mark) after the flood = %v, %v; want false, nil: the jti mark must survive", ok, err)
+	}
+	for i := range 5 {
+		if err := m.Put(ctx, store.Key(store.NSTransaction, fmt.Sprint("tx", i)), []byte("v"), time.Hour); err != nil {
+			t.Fatalf("transaction %d after the flood = %v, want nil", i, err)
+		}
+	}
+	if got, want := m.Evicted(), uint64(10*bound-(bound-1)+5); got != want {
+		t.Fatalf("Evicted() = %d, want %d", got, want)
+	}
+}
+
+// mustPut stores a live value under key.
+func mustPut(t *testing.T, m *store.Memory, key string) {
+	t.Helper()
+	if err := m.Put(t.Context(), key, []byte("v"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+}

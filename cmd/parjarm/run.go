@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"os/signal"
@@ -355,7 +356,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 	}
 	admin := &http.Server{
 		Addr:              cfg.AdminAddr,
-		Handler:           adminHandler(st, disc, reg2, rl.status, log),
+		Handler:           adminHandler(st, disc, reg2, rl.status, cfg.Pprof, log),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
@@ -621,11 +622,19 @@ func openStore(cfg *config.Config, log *zap.Logger) (store.Store, error) {
 }
 
 // adminHandler serves /healthz (alive), /readyz (store and upstream
-// reachable) and /metrics. reload returns the last failed reload, which
-// /readyz shows after its first line without failing readiness: the
-// previous clients and keys still serve.
-func adminHandler(st store.Store, disc *proxy.Discovery, reg *prometheus.Registry, reload func() string, log *zap.Logger) http.Handler {
+// reachable), /metrics and, with withPprof, the Go profiles at
+// /debug/pprof/. reload returns the last failed reload, which /readyz shows
+// after its first line without failing readiness: the previous clients and
+// keys still serve.
+func adminHandler(st store.Store, disc *proxy.Discovery, reg *prometheus.Registry, reload func() string, withPprof bool, log *zap.Logger) http.Handler {
 	mux := http.NewServeMux()
+	if withPprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	})
