@@ -2,11 +2,14 @@ package client
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net/netip"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -111,14 +114,7 @@ func (a *Authenticator) mtls(ctx context.Context, c *Client) (*Client, *oauth.Er
 	if a.ClientCAs == nil {
 		return nil, failed(fmt.Sprintf("client %q: tls_client_auth needs a client CA (PARJARM_TLS_CLIENT_CA_FILE)", c.ID))
 	}
-	inter := x509.NewCertPool()
-	for _, cert := range chain[1:] {
-		inter.AddCert(cert)
-	}
-	// RFC 8705, section 2.1: the chain is validated against the trust
-	// anchors; the certificate must be for client authentication.
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: a.ClientCAs, Intermediates: inter, CurrentTime: now,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+	if err := verifyChain(chain, a.ClientCAs, now); err != nil {
 		return nil, failed(fmt.Sprintf("client %q: the certificate chain does not verify: %v", c.ID, err))
 	}
 	if !matchesClient(c, leaf) {
@@ -206,4 +202,63 @@ func hasX5C(keys []jose.JSONWebKey) bool {
 		}
 	}
 	return false
+}
+
+// verifyChain validates chain, leaf first, against roots for client
+// authentication at now (RFC 8705, section 2.1: the chain is validated
+// against the trust anchors; the certificate must be for client
+// authentication).
+func verifyChain(chain []*x509.Certificate, roots *x509.CertPool, now time.Time) error {
+	if len(chain) == 0 || roots == nil {
+		return errors.New("no certificate or no trust anchors")
+	}
+	inter := x509.NewCertPool()
+	for _, cert := range chain[1:] {
+		inter.AddCert(cert)
+	}
+	_, err := chain[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now,
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	return err
+}
+
+// VerifiedChain reports whether chain, leaf first, is a client certificate
+// the gateway can vouch for at now: it verifies against roots for client
+// authentication (tls_client_auth), or its leaf, within its validity
+// period, is a certificate a self_signed_tls_client_auth client of reg
+// registered inline. Only such a chain is passed to the upstream as the
+// client's certificate: an upstream that trusts its load balancer to have
+// checked the chain must never receive one that nobody checked.
+func VerifiedChain(chain []*x509.Certificate, roots *x509.CertPool, reg interface {
+	RegisteredSelfSigned(*x509.Certificate) bool
+}, now time.Time) bool {
+	if len(chain) == 0 {
+		return false
+	}
+	if roots != nil && verifyChain(chain, roots, now) == nil {
+		return true
+	}
+	leaf := chain[0]
+	return reg != nil && !now.Before(leaf.NotBefore) && !now.After(leaf.NotAfter) && reg.RegisteredSelfSigned(leaf)
+}
+
+// addSelfSigned records the inline certificates of a
+// self_signed_tls_client_auth client.
+func (r *Registry) addSelfSigned(c *Client) {
+	if c.TokenEndpointAuthMethod != AuthSelfSignedTLSClient || c.JWKS == nil {
+		return
+	}
+	for _, k := range c.JWKS.Keys {
+		if len(k.Certificates) > 0 {
+			if r.selfSigned == nil {
+				r.selfSigned = map[[32]byte]bool{}
+			}
+			r.selfSigned[sha256.Sum256(k.Certificates[0].Raw)] = true
+		}
+	}
+}
+
+// RegisteredSelfSigned reports whether leaf is a certificate a
+// self_signed_tls_client_auth client registered in its inline jwks.
+func (r *Registry) RegisteredSelfSigned(leaf *x509.Certificate) bool {
+	return leaf != nil && r.selfSigned[sha256.Sum256(leaf.Raw)]
 }

@@ -24,6 +24,10 @@ import (
 type Registry struct {
 	clients    map[string]*Client
 	requirePAR bool
+	// selfSigned holds the SHA-256 of the certificates that
+	// self_signed_tls_client_auth clients registered inline (the first x5c
+	// of a jwks key).
+	selfSigned map[[32]byte]bool
 }
 
 // Algorithm sets the registry accepts.
@@ -149,6 +153,7 @@ func NewRegistry(clients ...*Client) (*Registry, error) {
 		c.secretDigest, c.hasSecret = secretDigest(&c)
 		r.clients[c.ID] = &c
 		r.requirePAR = r.requirePAR || c.RequirePAR
+		r.addSelfSigned(&c)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

@@ -1,6 +1,9 @@
 package client
 
-import "sync/atomic"
+import (
+	"crypto/x509"
+	"sync/atomic"
+)
 
 // Clients finds registered clients by client_id. *Registry and *Swappable
 // implement it.
@@ -35,3 +38,9 @@ func (s *Swappable) RequiresPAR() bool { return s.Load().RequiresPAR() }
 
 // Len is the number of clients in the current registry.
 func (s *Swappable) Len() int { return s.Load().Len() }
+
+// RegisteredSelfSigned reports whether leaf is an inline certificate of a
+// self_signed_tls_client_auth client of the current registry.
+func (s *Swappable) RegisteredSelfSigned(leaf *x509.Certificate) bool {
+	return s.Load().RegisteredSelfSigned(leaf)
+}

@@ -6,6 +6,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"net"
 	"net/http"
@@ -126,6 +127,10 @@ type Options struct {
 	// always removed.
 	UpstreamCertHeader string
 	UpstreamCertFormat tlsauth.Format
+	// VouchCert reports whether the gateway checked a client certificate
+	// chain (client.VerifiedChain): only such a chain is passed upstream.
+	// Nil passes none.
+	VouchCert func(chain []*x509.Certificate) bool
 	// Profile is the gateway's FAPI profile (PARJARM_PROFILE): discovery
 	// advertises what it allows (profile.Advertise). It implies RequirePAR,
 	// which the caller sets.
@@ -373,7 +378,15 @@ func (g *Gateway) rewriteClientCert(pr *httputil.ProxyRequest, trusted bool) {
 	if rfc9440 {
 		deleteHeaderFolded(pr.Out.Header, tlsauth.ChainHeaderRFC9440)
 	}
-	v, chain := tlsauth.Encode(g.opts.UpstreamCertFormat, tlsauth.Chain(pr.In.Context()))
+	// Only a certificate the gateway checked goes upstream: a legacy server
+	// that trusts its load balancer to have verified the chain must not be
+	// handed one that nobody verified (the listener requests certificates
+	// without verifying them in the handshake).
+	seen := tlsauth.Chain(pr.In.Context())
+	if len(seen) == 0 || g.opts.VouchCert == nil || !g.opts.VouchCert(seen) {
+		return
+	}
+	v, chain := tlsauth.Encode(g.opts.UpstreamCertFormat, seen)
 	if v == "" {
 		return
 	}

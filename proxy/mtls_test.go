@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"net/http"
@@ -130,23 +131,26 @@ func TestDiscoveryMergesMTLSAliases(t *testing.T) {
 
 func TestRewriteClientCertStripsAndWritesTheGatewaysOwn(t *testing.T) {
 	leaf := certtest.SelfSigned(t, certtest.Options{Subject: pkix.Name{CommonName: "client"}})
-	g := &Gateway{opts: Options{ClientCertHeaders: []string{"X-Edge-Cert"}, UpstreamCertHeader: "X-Client-Cert", UpstreamCertFormat: tlsauth.FormatRFC9440}}
+	vouched := func(chain []*x509.Certificate) bool { return chain[0].Equal(leaf.Cert) }
+	unchecked := certtest.SelfSigned(t, certtest.Options{Subject: pkix.Name{CommonName: "client"}})
 	tests := []struct {
 		name       string
 		trusted    bool
-		chain      bool
+		chain      *certtest.Cert
 		wantEdge   bool
 		wantClient string
 	}{
-		{"an untrusted peer's edge header and upstream header are removed", false, false, false, ""},
-		{"a trusted proxy's edge header is kept, its upstream header replaced", true, false, true, ""},
-		{"the gateway's certificate is written", false, true, false, ":" + base64.StdEncoding.EncodeToString(leaf.Cert.Raw) + ":"},
+		{"an untrusted peer's edge header and upstream header are removed", false, nil, false, ""},
+		{"a trusted proxy's edge header is kept, its upstream header replaced", true, nil, true, ""},
+		{"the gateway's checked certificate is written", false, leaf, false, ":" + base64.StdEncoding.EncodeToString(leaf.Cert.Raw) + ":"},
+		{"a certificate nobody checked is not passed on", false, unchecked, false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			g := &Gateway{opts: Options{ClientCertHeaders: []string{"X-Edge-Cert"}, UpstreamCertHeader: "X-Client-Cert", UpstreamCertFormat: tlsauth.FormatRFC9440, VouchCert: vouched}}
 			in := httptest.NewRequest(http.MethodGet, "/x", nil)
-			if tt.chain {
-				in = in.WithContext(tlsauth.WithChain(in.Context(), leaf.Chain()))
+			if tt.chain != nil {
+				in = in.WithContext(tlsauth.WithChain(in.Context(), tt.chain.Chain()))
 			}
 			out := in.Clone(in.Context())
 			out.Header = http.Header{"X-Edge-Cert": {"a"}, "X_edge_cert": {"b"}, "X-Client-Cert": {"forged"}, "X_client_cert": {"forged"}, "Client-Cert-Chain": {"forged"}}

@@ -272,6 +272,35 @@ func TestMutualTLSAtThePAREndpoint(t *testing.T) {
 		}
 	})
 
+	// The listener requests certificates without verifying them: only one
+	// the gateway checked goes upstream, so a legacy server that trusts its
+	// load balancer's header is never handed a forged client identity.
+	for _, tc := range []struct {
+		name string
+		cert *certtest.Cert
+		want bool
+	}{
+		{"a registered self-signed certificate is passed on", p.self, true},
+		{"a self-signed certificate nobody registered is not", p.otherSelf, false},
+		{"a certificate of another CA is not", p.untrusted, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodPost, mtlsOrigin+"/token", strings.NewReader("grant_type=refresh_token&refresh_token=r&client_id=dn-app"))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			resp, err := p.mtlsClient(tc.cert).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			got := up.headers("/token").Values("X-Client-Cert")
+			if want := ":" + base64.StdEncoding.EncodeToString(tc.cert.Cert.Raw) + ":"; tc.want && (len(got) != 1 || got[0] != want) {
+				t.Fatalf("upstream X-Client-Cert = %q, want the certificate", got)
+			} else if !tc.want && len(got) != 0 {
+				t.Fatalf("upstream X-Client-Cert = %q, want none: nobody checked it", got)
+			}
+		})
+	}
+
 	t.Run("a client's own copy of the upstream header is removed when it shows no certificate", func(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodGet, issuer+"/hello", nil)
 		req.Header.Set("X-Client-Cert", ":"+base64.StdEncoding.EncodeToString(p.dn.Cert.Raw)+":")

@@ -326,8 +326,11 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout i
 		ClientCertHeaders:     clientCertHeaders(cfg),
 		UpstreamCertHeader:    cfg.UpstreamClientCertHeader,
 		UpstreamCertFormat:    cfg.UpstreamClientCertHeaderFormat,
-		Profile:               cfg.Profile,
-		TracerProvider:        tp,
+		VouchCert: func(chain []*x509.Certificate) bool {
+			return client.VerifiedChain(chain, clientCAs, clients, time.Now())
+		},
+		Profile:        cfg.Profile,
+		TracerProvider: tp,
 	}, disc, parSvc, encoder, clients, flow.NewTracker(st, cfg.TransactionTTL, nil), transport, m, log.Named("proxy"))
 
 	var tlsCfg *tls.Config
