@@ -35,6 +35,10 @@ var known = []string{
 	"client_secret", "client_assertion", "client_assertion_type",
 }
 
+// multiValued are the parameters that may be given more than once: RFC
+// 8707, section 2 (resource).
+var multiValued = map[string]bool{"resource": true}
+
 var knownFolded = func() map[string]string {
 	m := make(map[string]string, len(known))
 	for _, k := range known {
@@ -80,7 +84,8 @@ func IsOAuthParam(name string) bool {
 // POST; the upstream may merge both). It refuses, with invalid_request:
 //   - a malformed escape or a `;` separator;
 //   - a parameter given twice, in one part or across both (RFC 6749,
-//     section 3.1), including two names that the most lenient upstream
+//     section 3.1; only resource may repeat, RFC 8707), including two names
+//     that the most lenient upstream
 //     reads as one (case, PHP's `.`/space mangling);
 //   - a name that differs from an OAuth parameter only in that way
 //     (`CLIENT_ID`, `client.id`);
@@ -121,7 +126,7 @@ func Parse(query, body string, maxParams int) (url.Values, error) {
 			if maxParams > 0 && len(params) == maxParams {
 				return nil, oauth.ErrInvalidRequest.WithDescription("too many parameters (at most %d)", maxParams)
 			}
-			params[name] = []string{value}
+			params[name] = append(params[name], value)
 		}
 	}
 	return params, nil
@@ -146,6 +151,9 @@ func (n *Names) Add(name string) error {
 	}
 	f := fold(name)
 	if prev, dup := n.folded[f]; dup {
+		if prev == name && multiValued[name] {
+			return nil
+		}
 		if prev == name {
 			// RFC 6749, section 3.1 (in the query and the body alike).
 			return oauth.ErrInvalidRequest.WithDescription("parameter %q is repeated", Truncate(name))

@@ -47,6 +47,8 @@ type legacy struct {
 	interactive bool
 	// respond builds the final redirect for an authorization request.
 	respond func(q url.Values) string
+	// refresh answers with 200 and a Refresh header instead of a redirect.
+	refresh bool
 	// reentryExtra is added to the replayed authorization URL by the login
 	// page (ORY Hydra adds login_verifier=…).
 	reentryExtra string
@@ -103,6 +105,15 @@ func newLegacy(t testing.TB, issuer string) *legacy {
 			return
 		}
 		http.SetCookie(w, &http.Cookie{Name: "upstream_session", Value: "s1", Path: "/"})
+		l.mu.Lock()
+		refresh := l.refresh
+		l.mu.Unlock()
+		if refresh {
+			// A page that sends the browser on with a Refresh header.
+			w.Header().Set("Refresh", "0; url="+respond(q))
+			w.WriteHeader(http.StatusOK)
+			return
+		}
 		w.Header().Set("Location", respond(q))
 		w.WriteHeader(http.StatusSeeOther)
 	})

@@ -34,6 +34,16 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
 		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
 	default:
+		// A browser also follows a Refresh header (and some a Location on
+		// another status): one that carries our ids is no step to pass.
+		for _, target := range []string{resp.Header.Get("Location"), refreshTarget(resp.Header.Get("Refresh"))} {
+			if ids := flow.IDsIn(target); len(ids) > 0 {
+				_, err := g.intercept(resp, func(upReq *http.Request) (*flow.Response, error) {
+					return nil, g.stray(upReq, ids, target)
+				})
+				return err
+			}
+		}
 		return nil
 	}
 	location := resp.Header.Get("Location")
@@ -383,4 +393,18 @@ func (g *Gateway) deliver(ctx context.Context, tx *flow.Transaction, c *client.C
 		return nil, oauth.ErrServerError.WithCause(err)
 	}
 	return out, nil
+}
+
+// refreshTarget returns the URL of a Refresh header (`5; url=…`, as
+// browsers read it), or "".
+func refreshTarget(v string) string {
+	_, rest, ok := strings.Cut(v, ";")
+	if !ok {
+		return ""
+	}
+	rest = strings.TrimSpace(rest)
+	if len(rest) >= 4 && strings.EqualFold(rest[:4], "url=") {
+		rest = rest[4:]
+	}
+	return strings.Trim(rest, `'" `)
 }

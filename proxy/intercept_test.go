@@ -152,6 +152,15 @@ func TestLocationsABrowserSendsElsewhereLeaveTheServer(t *testing.T) {
 			wantTaken(t, h)
 		})
 	}
+	t.Run("a Refresh header to the client with a live id is refused", func(t *testing.T) {
+		h := newHarness(t, harnessOptions{})
+		h.up.mu.Lock()
+		h.up.refresh = true
+		h.up.mu.Unlock()
+		resp := h.get(pushedFlow(h))
+		wantErrorPage(t, resp, http.StatusBadGateway, "server_error")
+		wantTaken(t, h)
+	})
 	t.Run("a relative login step still works", func(t *testing.T) {
 		h := newHarness(t, harnessOptions{})
 		h.up.setInteractive(true)
@@ -271,4 +280,18 @@ func FuzzStaysOn(f *testing.F) {
 			t.Fatalf("staysOn(%q) but it resolves to host %q", location, host)
 		}
 	})
+}
+
+func TestRefreshTarget(t *testing.T) {
+	for in, want := range map[string]string{
+		"0; url=https://c.example/cb?code=x": "https://c.example/cb?code=x",
+		"5;URL='https://c.example/'":         "https://c.example/",
+		"0; https://c.example/":              "https://c.example/",
+		"10":                                 "",
+		"":                                   "",
+	} {
+		if got := refreshTarget(in); got != want {
+			t.Errorf("refreshTarget(%q) = %q, want %q", in, got, want)
+		}
+	}
 }
