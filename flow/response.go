@@ -383,6 +383,11 @@ func FormPost(redirectURI string, params url.Values) ([]byte, error) {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || !validHost(u.Host) {
 		return nil, fmt.Errorf("flow: form_post needs an http(s) redirect_uri with a valid host")
 	}
+	// The registry refuses such redirect URIs; html/template would
+	// re-escape a malformed query, and the browser post elsewhere.
+	if _, err := url.ParseQuery(u.RawQuery); err != nil {
+		return nil, fmt.Errorf("flow: form_post needs a redirect_uri whose query parses")
+	}
 	keys := make([]string, 0, len(params))
 	for k := range params {
 		keys = append(keys, k)
