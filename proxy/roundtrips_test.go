@@ -1,0 +1,138 @@
+package proxy
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/parjarm/parjarm/codebind"
+	"github.com/parjarm/parjarm/internal/redistest"
+	"github.com/parjarm/parjarm/store"
+)
+
+// roundTrips counts what the gateway sends to Redis: one call of a single
+// command, one pipeline or one transaction is one round trip.
+type roundTrips struct {
+	mu       sync.Mutex
+	trips    int
+	commands []string
+}
+
+func (c *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.mu.Lock()
+		c.trips++
+		c.commands = append(c.commands, strings.ToUpper(cmd.Name()))
+		c.mu.Unlock()
+		return next(ctx, cmd)
+	}
+}
+
+func (c *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.mu.Lock()
+		c.trips++
+		names := make([]string, len(cmds))
+		for i, cmd := range cmds {
+			names[i] = strings.ToUpper(cmd.Name())
+		}
+		c.commands = append(c.commands, "["+strings.Join(names, " ")+"]")
+		c.mu.Unlock()
+		return next(ctx, cmds)
+	}
+}
+
+// take returns what was counted since the last take and starts again.
+func (c *roundTrips) take() (int, []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, cmds := c.trips, c.commands
+	c.trips, c.commands = 0, nil
+	return n, cmds
+}
+
+// commandCalls sums the calls of INFO commandstats, which counts what
+// Redis itself executed, scripts' commands included.
+func commandCalls(t *testing.T, admin *redis.Client) map[string]int {
+	t.Helper()
+	info, err := admin.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, line := range strings.Split(info, "\n") {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":calls=")
+		if !ok {
+			continue
+		}
+		n, _ := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+		name = strings.TrimPrefix(name, "cmdstat_")
+		if name == "config|resetstat" || name == "info" {
+			continue
+		}
+		out[name] = n
+	}
+	return out
+}
+
+// One PAR flow, against a real redis-server, costs at most: push 1 round
+// trip, authorization with the request_uri 2, completion 1 (the code's
+// binding record at delivery 1 more, to another slot). Both what the
+// client sent (a hook on go-redis) and what Redis executed (INFO
+// commandstats) are checked.
+func TestRedisRoundTripsPerFlow(t *testing.T) {
+	srv := redistest.Start(t)
+	rs, err := store.NewRedis(store.RedisOptions{URL: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rs.Close() })
+	counter := &roundTrips{}
+	rs.Client().AddHook(counter)
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	t.Cleanup(func() { admin.Close() })
+	ctx := context.Background()
+	if err := rs.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = counter.take()
+
+	h := newHarness(t, harnessOptions{store: rs, mutate: func(o *Options) {
+		o.Codes = codebind.New(rs, time.Minute, nil)
+	}})
+
+	step := func(name string, max int, run func()) {
+		t.Helper()
+		if err := admin.ConfigResetStat(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		_, _ = counter.take()
+		run()
+		n, cmds := counter.take()
+		stats := commandCalls(t, admin)
+		t.Logf("%s: %d round trips %v; Redis executed %v", name, n, cmds, stats)
+		if n > max {
+			t.Errorf("%s: %d round trips %v, want at most %d", name, n, cmds, max)
+		}
+	}
+
+	var uri string
+	step("push", 1, func() { uri = h.mustPush("conf", codeFlow("s")) })
+	step("authorization and completion", 4, func() {
+		resp := h.authorize(url.Values{"client_id": {"conf"}, "request_uri": {uri}})
+		resp.Body.Close()
+		loc, _ := resp.Location()
+		if resp.StatusCode != http.StatusFound || loc == nil || loc.Query().Get("code") != "code-123" {
+			t.Fatalf("authorization: %d %v, want 302 to the client with the code", resp.StatusCode, loc)
+		}
+	})
+}
