@@ -24,7 +24,7 @@ import (
 )
 
 // PushedRequest is what the store holds for a request_uri, as JSON, under
-// store.Key(store.NSRequestURI, requestURI).
+// RequestURIKey(requestURI).
 type PushedRequest struct {
 	// ClientID is the client that pushed the request; only it may use the
 	// request_uri (RFC 9126, section 2.2).
@@ -191,10 +191,18 @@ func (s *Service) save(ctx context.Context, c *client.Client, params url.Values,
 	// The request is sealed with a key derived from the request_uri, which
 	// the store never sees (issue 10: encryption at rest).
 	sealed := store.Seal(store.NSRequestURI, requestURI, rec)
-	if err := s.store.Put(ctx, store.Key(store.NSRequestURI, requestURI), sealed, lifetime+s.opts.CompletionWindow); err != nil {
+	if err := s.store.Put(ctx, RequestURIKey(requestURI), sealed, lifetime+s.opts.CompletionWindow); err != nil {
 		return nil, storeError(err)
 	}
 	return &pushResponse{RequestURI: requestURI, ExpiresIn: int64(lifetime / time.Second)}, nil
+}
+
+// RequestURIKey is the store key of a pushed request. Its hash tag,
+// derived from the request_uri (store.Tag), is the tag of every key of the
+// flows expanded from it (flow.Tracker.Open), so that Redis Cluster keeps
+// them in one slot and the completion takes them in one script.
+func RequestURIKey(requestURI string) string {
+	return store.KeyIn(store.Tag(requestURI), store.NSRequestURI, requestURI)
 }
 
 // newRequestURI returns RequestURIPrefix followed by 256 bits from the
