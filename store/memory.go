@@ -195,6 +195,30 @@ func (m *Memory) TakeLinked(_ context.Context, key string) ([]byte, map[string][
 	return value, linked, nil
 }
 
+// PutIfAbsentThen stores mark unless a live entry exists under its key,
+// and then every entry of then, under one lock.
+func (m *Memory) PutIfAbsentThen(_ context.Context, mark Entry, then []Entry) (bool, error) {
+	if err := checkEntries(append([]Entry{mark}, then...)); err != nil {
+		return false, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	if m.closed {
+		return false, errMemoryClosed
+	}
+	if _, ok := m.liveLocked(mark.Key, now); ok {
+		return false, nil
+	}
+	for _, e := range append([]Entry{mark}, then...) {
+		if err := m.reserveLocked(e.Key, now); err != nil {
+			return false, err
+		}
+		m.insertLocked(e.Key, entryValue(e), now.Add(e.TTL))
+	}
+	return true, nil
+}
+
 // PutIfAbsent stores a copy of value under key for ttl unless a live entry
 // exists there; it reports whether it stored it.
 func (m *Memory) PutIfAbsent(_ context.Context, key string, value []byte, ttl time.Duration) (bool, error) {

@@ -524,6 +524,64 @@ func (r *Redis) TakeLinked(ctx context.Context, key string) ([]byte, map[string]
 	return value, linked, nil
 }
 
+// putIfAbsentThenScript is PutIfAbsentThen: SET KEYS[1] NX PX and, if it
+// was set, SET PX of every other key. ARGV holds each key's value and ttl
+// in milliseconds, in KEYS order. It returns 1 if it stored, 0 if the mark
+// existed. A script is atomic: no other command sees the mark without the
+// entries.
+const putIfAbsentThenScript = `
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
+for i = 2, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'PX', ARGV[2 * i])
+end
+return 1
+`
+
+// PutIfAbsentThen runs putIfAbsentThenScript in one round trip (EVAL),
+// with WAIT in the same pipeline when MinReplicas is set. On Cluster keys
+// in several slots cannot share a script: PutIfAbsent of the mark, then
+// PutAll of the entries.
+func (r *Redis) PutIfAbsentThen(ctx context.Context, mark Entry, then []Entry) (bool, error) {
+	all := append([]Entry{mark}, then...)
+	if err := checkEntries(all); err != nil {
+		return false, err
+	}
+	if _, ok := r.client.(*redis.ClusterClient); ok && !sameSlot(all) {
+		stored, err := r.PutIfAbsent(ctx, mark.Key, entryValue(mark), mark.TTL)
+		if err != nil || !stored {
+			return false, err
+		}
+		return true, r.PutAll(ctx, then)
+	}
+	keys := make([]string, len(all))
+	args := make([]any, 0, 2*len(all))
+	for i, e := range all {
+		keys[i] = e.Key
+		args = append(args, entryValue(e), e.TTL.Milliseconds())
+	}
+	var res *redis.Cmd
+	if r.minReplicas == 0 {
+		res = r.client.Eval(ctx, putIfAbsentThenScript, keys, args...)
+	} else {
+		wait, err := r.replicated(ctx, "EVAL", mark.Key, func(p redis.Pipeliner) {
+			res = p.Eval(ctx, putIfAbsentThenScript, keys, args...)
+		})
+		if err != nil {
+			return false, err
+		}
+		if n, err := res.Int64(); err == nil && n == 1 {
+			if err := r.acknowledged("EVAL", wait); err != nil {
+				return false, err
+			}
+		}
+	}
+	n, err := res.Int64()
+	if err != nil {
+		return false, unavailable("EVAL", err)
+	}
+	return n == 1, nil
+}
+
 // replicated sends the write that queue adds on key and WAIT in one
 // round trip to the node that owns key, and returns WAIT's command for
 // acknowledged. On Cluster WAIT has no key, so go-redis would send it to

@@ -121,6 +121,9 @@ func TestRedisMinReplicasFailsEveryWriteNoReplicaAcknowledges(t *testing.T) {
 			start = time.Now()
 			_, _, err = r.TakeLinked(ctx, "{k}a")
 			unacknowledged(t, "TakeLinked", err, time.Since(start))
+			start = time.Now()
+			_, err = r.PutIfAbsentThen(ctx, store.Entry{Key: "{k}mark", Value: []byte("v"), TTL: time.Minute}, []store.Entry{{Key: "{k}c", Value: []byte("v"), TTL: time.Minute}})
+			unacknowledged(t, "PutIfAbsentThen", err, time.Since(start))
 			if _, _, err := r.TakeLinked(ctx, "{k}missing"); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("TakeLinked of a missing key = %v, want ErrNotFound", err)
 			}

@@ -69,6 +69,13 @@ type Store interface {
 	// key's hash tag (see KeyIn), so that Redis Cluster keeps them in one
 	// slot.
 	TakeLinked(ctx context.Context, key string) ([]byte, map[string][]byte, error)
+	// PutIfAbsentThen stores mark only if its key does not exist and, only
+	// then, every entry of then, atomically and in one round trip where the
+	// backend allows it (on Redis Cluster: when every key shares one hash
+	// tag; else the mark is written first, then the entries). It reports
+	// whether it stored them: false means the mark existed and nothing was
+	// written. It backs a replay check whose winner stores its request.
+	PutIfAbsentThen(ctx context.Context, mark Entry, then []Entry) (bool, error)
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.

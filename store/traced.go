@@ -120,3 +120,11 @@ func (t *traced) TakeLinked(ctx context.Context, key string) ([]byte, map[string
 	end(span, err)
 	return v, linked, err
 }
+
+func (t *traced) PutIfAbsentThen(ctx context.Context, mark Entry, then []Entry) (bool, error) {
+	ctx, span := t.start(ctx, "store.put_if_absent_then", mark.Key)
+	ok, err := t.Store.PutIfAbsentThen(ctx, mark, then)
+	span.SetAttributes(attrStored.Bool(ok))
+	end(span, err)
+	return ok, err
+}

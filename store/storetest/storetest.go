@@ -79,6 +79,8 @@ func Run(t *testing.T, newStore func(t *testing.T) (store.Store, FastForward)) {
 		{"take-linked of a missing key deletes nothing", testTakeLinkedMissing},
 		{"take-linked skips a linked key already gone", testTakeLinkedPartial},
 		{"of concurrent take-linkeds of one key exactly one wins", testTakeLinkedConcurrent},
+		{"put-if-absent-then stores the entries only with a fresh mark", testPutIfAbsentThen},
+		{"of concurrent put-if-absent-thens on one mark exactly one stores", testPutIfAbsentThenConcurrent},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -431,6 +433,59 @@ func testTakeLinkedConcurrent(t *testing.T, s store.Store, _ FastForward) {
 		if len(wins) != 1 || len(got) != 1 || got[0] != "linked" {
 			t.Fatalf("%d of %d concurrent TakeLinked won (linked %q), want exactly 1 with the linked value", len(wins), contenders, got)
 		}
+	}
+}
+
+func testPutIfAbsentThen(t *testing.T, s store.Store, _ FastForward) {
+	for _, sameTag := range []bool{true, false} {
+		tag := store.Tag(rand.Text())
+		mark, a, b := tagged(t, tag), tagged(t, tag), tagged(t, tag)
+		if !sameTag {
+			b = key(t)
+		}
+		ok, err := s.PutIfAbsentThen(t.Context(), store.Entry{Key: mark, Value: []byte("m"), TTL: LongTTL},
+			[]store.Entry{{Key: a, Value: []byte("va"), TTL: LongTTL}, {Key: b, Value: []byte("vb"), TTL: LongTTL}})
+		if !ok || err != nil {
+			t.Fatalf("PutIfAbsentThen = %v, %v; want true, nil", ok, err)
+		}
+		wantValue(t, s, mark, "m")
+		wantValue(t, s, a, "va")
+		wantValue(t, s, b, "vb")
+		c := tagged(t, tag)
+		ok, err = s.PutIfAbsentThen(t.Context(), store.Entry{Key: mark, Value: []byte("m2"), TTL: LongTTL},
+			[]store.Entry{{Key: c, Value: []byte("vc"), TTL: LongTTL}})
+		if ok || err != nil {
+			t.Fatalf("PutIfAbsentThen of an existing mark = %v, %v; want false, nil", ok, err)
+		}
+		wantValue(t, s, mark, "m")
+		wantNotFound(t, s, c)
+	}
+	_, err := s.PutIfAbsentThen(t.Context(), store.Entry{Key: key(t), Value: []byte("m"), TTL: LongTTL}, []store.Entry{{Key: key(t), TTL: 0}})
+	if !errors.Is(err, store.ErrInvalidTTL) {
+		t.Fatalf("PutIfAbsentThen(ttl 0) = %v, want ErrInvalidTTL", err)
+	}
+}
+
+func testPutIfAbsentThenConcurrent(t *testing.T, s store.Store, _ FastForward) {
+	for range rounds {
+		tag := store.Tag(rand.Text())
+		mark := tagged(t, tag)
+		var mu sync.Mutex
+		var stored []string
+		wins := race(t, func(ctx context.Context) (bool, error) {
+			k := tagged(t, tag)
+			ok, err := s.PutIfAbsentThen(ctx, store.Entry{Key: mark, Value: []byte("m"), TTL: LongTTL}, []store.Entry{{Key: k, Value: []byte("v"), TTL: LongTTL}})
+			if ok {
+				mu.Lock()
+				stored = append(stored, k)
+				mu.Unlock()
+			}
+			return ok, err
+		})
+		if len(wins) != 1 {
+			t.Fatalf("%d of %d concurrent PutIfAbsentThen stored, want exactly 1", len(wins), contenders)
+		}
+		wantValue(t, s, stored[0], "v")
 	}
 }
 
