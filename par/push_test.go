@@ -310,14 +310,7 @@ func TestPushStoresTheFormWithoutClientAuthentication(t *testing.T) {
 
 func TestPushWithPrivateKeyJWT(t *testing.T) {
 	e := newEnv(t)
-	now := e.clock.Now()
-	assertion := signRequestObject(t, e.key, jose.ES256, nil, map[string]any{
-		"iss": "pkj", "sub": "pkj", "aud": testPARURL, "jti": "assertion-1",
-		"exp": now.Add(time.Minute).Unix(), "iat": now.Unix(),
-	})
-	body := form(authParams("pkj",
-		"client_assertion_type", client.AssertionType,
-		"client_assertion", assertion)...)
+	body := pkjPush(t, e, "assertion-1")
 	rec := e.stored(t, pushed(t, e.post(body, "")).RequestURI)
 	if rec.Params.Has("client_assertion") || rec.Params.Has("client_assertion_type") {
 		t.Error("stored params hold the client assertion")
@@ -331,12 +324,7 @@ func TestPushWithPrivateKeyJWT(t *testing.T) {
 // and a replayed assertion stores no request.
 func TestPushWithPrivateKeyJWTStoresTheMarkWithTheRequest(t *testing.T) {
 	e := newEnv(t)
-	now := e.clock.Now()
-	assertion := signRequestObject(t, e.key, jose.ES256, nil, map[string]any{
-		"iss": "pkj", "sub": "pkj", "aud": testPARURL, "jti": "assertion-2",
-		"exp": now.Add(time.Minute).Unix(), "iat": now.Unix(),
-	})
-	body := form(authParams("pkj", "client_assertion_type", client.AssertionType, "client_assertion", assertion)...)
+	body := pkjPush(t, e, "assertion-2")
 	uri := pushed(t, e.post(body, "")).RequestURI
 	mark := client.JTIKey("pkj", "assertion-2")
 	if _, err := e.store.Get(context.Background(), mark); err != nil {
@@ -703,4 +691,16 @@ func signRaw(t testing.TB, key *jose.JSONWebKey, payload []byte) string {
 		t.Fatal(err)
 	}
 	return raw
+}
+
+// pkjPush returns the body of a push by client pkj, authenticated with a
+// private_key_jwt assertion whose jti is jti.
+func pkjPush(t *testing.T, e *env, jti string) string {
+	t.Helper()
+	now := e.clock.Now()
+	assertion := signRequestObject(t, e.key, jose.ES256, nil, map[string]any{
+		"iss": "pkj", "sub": "pkj", "aud": testPARURL, "jti": jti,
+		"exp": now.Add(time.Minute).Unix(), "iat": now.Unix(),
+	})
+	return form(authParams("pkj", "client_assertion_type", client.AssertionType, "client_assertion", assertion)...)
 }

@@ -6,12 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/go-jose/go-jose/v4"
 	"github.com/redis/go-redis/v9"
-
-	"github.com/parjarm/parjarm/client"
 
 	"github.com/parjarm/parjarm/internal/redistest"
 	"github.com/parjarm/parjarm/store"
@@ -96,12 +92,7 @@ func TestRedisPrivateKeyJWTPushIsOneRoundTrip(t *testing.T) {
 	if err := rs.Ping(ctx); err != nil {
 		t.Fatal(err)
 	}
-	now := e.clock.Now()
-	assertion := signRequestObject(t, e.key, jose.ES256, nil, map[string]any{
-		"iss": "pkj", "sub": "pkj", "aud": testPARURL, "jti": "redis-assertion",
-		"exp": now.Add(time.Minute).Unix(), "iat": now.Unix(),
-	})
-	body := form(authParams("pkj", "client_assertion_type", client.AssertionType, "client_assertion", assertion)...)
+	body := pkjPush(t, e, "redis-assertion")
 
 	for _, tc := range []struct {
 		name string
