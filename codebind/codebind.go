@@ -70,7 +70,7 @@ func New(st store.Store, lifetime time.Duration, requirePKCE func(clientID strin
 func (b *Binder) Lifetime() time.Duration { return b.lifetime }
 
 // Record remembers that code was delivered for rec. Two entries are
-// written, both for the code's lifetime: a mark that the code was issued,
+// written, both for the code's lifetime and in one round trip: a mark that the code was issued,
 // which outlives its redemption, and the record itself, which Redeem takes.
 // A code whose record is gone but whose mark remains was already presented.
 // An error means the code must not be delivered.
@@ -79,11 +79,12 @@ func (b *Binder) Record(ctx context.Context, code string, rec Record) error {
 	if err != nil {
 		return fmt.Errorf("codebind: encode record: %w", err)
 	}
-	if err := b.store.Put(ctx, store.Key(store.NSCodeIssued, code), []byte{1}, b.lifetime); err != nil {
-		return err
-	}
-	// Sealed with a key derived from the code, which the store never sees.
-	return b.store.Put(ctx, store.Key(store.NSCode, code), store.Seal(store.NSCode, code, v), b.lifetime)
+	// Both in one round trip (store.PutAll). The record is sealed with a
+	// key derived from the code, which the store never sees.
+	return b.store.PutAll(ctx, []store.Entry{
+		{Key: store.Key(store.NSCodeIssued, code), Value: []byte{1}, TTL: b.lifetime},
+		{Key: store.Key(store.NSCode, code), Value: store.Seal(store.NSCode, code, v), TTL: b.lifetime},
+	})
 }
 
 // Redeem checks an authorization code token request (RFC 6749, section

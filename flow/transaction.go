@@ -18,9 +18,13 @@ import (
 // recognised as ours and never leaks a plain response.
 const idPrefix = "pjt_"
 
-// idLen is the length of a transaction id: the prefix and 32 random bytes,
-// base64url-encoded.
-const idLen = len(idPrefix) + 43
+// idTagLen is the length of the hash tag an id carries (8 bytes,
+// base64url-encoded) and idLen the length of a transaction id: the prefix,
+// the tag, and 32 random bytes, base64url-encoded.
+const (
+	idTagLen = 11
+	idLen    = len(idPrefix) + idTagLen + 43
+)
 
 // ErrUnknown is returned by Take for a transaction id that does not exist:
 // never opened, already completed, or expired.
@@ -51,6 +55,9 @@ type Transaction struct {
 	// RememberedKey is the store key of the remembered authorization query
 	// the flow sent upstream, forgotten when the flow completes.
 	RememberedKey string `json:"remembered_key,omitempty"`
+	// RequestURITaken, set by Take, reports that the pushed request under
+	// RequestURIKey was still there and was taken with the transaction.
+	RequestURITaken bool `json:"-"`
 	// ExpiresAt is when the transaction is forgotten.
 	ExpiresAt time.Time `json:"expires_at"`
 }
@@ -75,12 +82,20 @@ func NewTracker(st store.Store, ttl time.Duration, now func() time.Time) *Tracke
 // TTL returns how long a transaction lives.
 func (t *Tracker) TTL() time.Duration { return t.ttl }
 
-// NewID returns a fresh transaction id: a marker and 256 bits from the
-// CSPRNG, base64url-encoded.
+// NewID returns a fresh transaction id: a marker, a random hash tag
+// (64 bits) and 256 bits from the CSPRNG, base64url-encoded.
 func NewID() string {
+	var tag [8]byte
+	_, _ = rand.Read(tag[:]) // crypto/rand.Read never fails (Go 1.24+).
+	return newID(base64.RawURLEncoding.EncodeToString(tag[:]))
+}
+
+// newID returns a fresh transaction id with hash tag content tag (idTagLen
+// base64url characters).
+func newID(tag string) string {
 	var b [32]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+).
-	return idPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+	_, _ = rand.Read(b[:])
+	return idPrefix + tag + base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // IsID reports whether s has the shape of a transaction id.
@@ -88,17 +103,48 @@ func IsID(s string) bool {
 	if len(s) != idLen || s[:len(idPrefix)] != idPrefix {
 		return false
 	}
-	_, err := base64.RawURLEncoding.DecodeString(s[len(idPrefix):])
+	_, err := base64.RawURLEncoding.DecodeString(s[len(idPrefix) : len(idPrefix)+idTagLen])
+	if err != nil {
+		return false
+	}
+	_, err = base64.RawURLEncoding.DecodeString(s[len(idPrefix)+idTagLen:])
 	return err == nil
 }
+
+// idTag is the hash tag of the store keys of transaction id, which carries
+// it, or "" when id is not a transaction id.
+//
+// Every key of one flow shares this tag, so that Redis Cluster keeps them in
+// one slot and Take removes them in one script (store.TakeLinked): the
+// transaction, the remembered query (whose state is the id) and, for a flow
+// expanded from a pushed request, the request_uri's entry, whose tag,
+// derived from the request_uri (store.Tag), Open copies into the id. The
+// tag is an HMAC keyed with the request_uri, or random: sent upstream in
+// the state, it reveals nothing.
+func idTag(id string) string {
+	if !IsID(id) {
+		return ""
+	}
+	return "{" + id[len(idPrefix):len(idPrefix)+idTagLen] + "}"
+}
+
+// key is the store key of transaction id.
+func key(id string) string { return store.KeyIn(idTag(id), store.NSTransaction, id) }
 
 // Open stores tx under a fresh id and returns the id. The write is confirmed
 // before Open returns. When upstream is not nil it is the authorization
 // query the flow sends upstream: Open sets its state to the id and
 // remembers it (DESIGN flow 2: many legacy servers save the original URL and
 // replay it after login) until the flow completes or expires.
+//
+// Every write is sent in one round trip (store.PutAll); the transaction
+// links the request_uri's entry and the remembered query, which Take takes
+// with it.
 func (t *Tracker) Open(ctx context.Context, tx *Transaction, upstream url.Values) (string, error) {
 	id := NewID()
+	if tag := store.TagOf(tx.RequestURIKey); tag != "" {
+		id = newID(tag[1 : len(tag)-1])
+	}
 	tx.ExpiresAt = t.now().Add(t.ttl)
 	if upstream != nil {
 		upstream.Set("state", id)
@@ -109,23 +155,32 @@ func (t *Tracker) Open(ctx context.Context, tx *Transaction, upstream url.Values
 		return "", fmt.Errorf("flow: encode transaction: %w", err)
 	}
 	// Sealed with a key derived from the id, which the store never sees.
-	if err := t.store.Put(ctx, store.Key(store.NSTransaction, id), store.Seal(store.NSTransaction, id, b), t.ttl); err != nil {
-		return "", err
+	// The links are key names, which the store sees anyway.
+	entries := []store.Entry{{Key: key(id), Value: store.Seal(store.NSTransaction, id, b), TTL: t.ttl}}
+	if tx.RequestURIKey != "" {
+		entries[0].Links = append(entries[0].Links, tx.RequestURIKey)
 	}
 	if upstream != nil {
-		if err := t.store.Put(ctx, tx.RememberedKey, []byte{1}, t.ttl); err != nil {
-			return "", err
-		}
+		entries[0].Links = append(entries[0].Links, tx.RememberedKey)
+		entries = append(entries, store.Entry{Key: tx.RememberedKey, Value: []byte{1}, TTL: t.ttl})
+	}
+	if err := t.store.PutAll(ctx, entries); err != nil {
+		return "", err
 	}
 	return id, nil
 }
 
 // Take atomically removes and returns the transaction id names: of two
-// concurrent Takes only one gets it. ErrUnknown if there is none. The
-// flow's remembered query is forgotten with it: once the flow is complete,
-// a replay of that query is a request without PAR like any other.
+// concurrent Takes only one gets it. ErrUnknown if there is none. In the
+// same atomic step, one round trip (store.TakeLinked), the flow's
+// remembered query is forgotten (once the flow is complete, a replay of
+// that query is a request without PAR like any other) and its pushed
+// request is taken (RFC 9126, section 4 and 7.3: the request_uri is used
+// once, when its flow completes); RequestURITaken reports whether it was
+// still there. A transaction that does not open is ErrUnknown, its links
+// taken all the same.
 func (t *Tracker) Take(ctx context.Context, id string) (*Transaction, error) {
-	b, err := t.store.Take(ctx, store.Key(store.NSTransaction, id))
+	b, linked, err := t.store.TakeLinked(ctx, key(id))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrUnknown
 	}
@@ -133,11 +188,8 @@ func (t *Tracker) Take(ctx context.Context, id string) (*Transaction, error) {
 		return nil, err
 	}
 	tx, err := t.decode(id, b)
-	if tx != nil && tx.RememberedKey != "" {
-		// A failure fails the completion rather than leave the replay open.
-		if _, ferr := t.store.Take(ctx, tx.RememberedKey); ferr != nil && !errors.Is(ferr, store.ErrNotFound) {
-			return nil, ferr
-		}
+	if tx != nil && tx.RequestURIKey != "" {
+		_, tx.RequestURITaken = linked[tx.RequestURIKey]
 	}
 	return tx, err
 }
@@ -163,13 +215,14 @@ func (t *Tracker) decode(id string, b []byte) (*Transaction, error) {
 // Peek returns the transaction id names without completing it, or
 // ErrUnknown.
 func (t *Tracker) Peek(ctx context.Context, id string) (*Transaction, error) {
-	b, err := t.store.Get(ctx, store.Key(store.NSTransaction, id))
+	b, err := t.store.Get(ctx, key(id))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrUnknown
 	}
 	if err != nil {
 		return nil, err
 	}
+	_, b = store.Unlink(b)
 	return t.decode(id, b)
 }
 
@@ -179,8 +232,10 @@ func (t *Tracker) Peek(ctx context.Context, id string) (*Transaction, error) {
 func Canonical(q url.Values) string { return q.Encode() }
 
 // rememberedKey is the store key under which the authorization query q is
-// remembered.
-func rememberedKey(q url.Values) string { return store.Key(store.NSExpanded, Canonical(q)) }
+// remembered, in the slot of the transaction its state names.
+func rememberedKey(q url.Values) string {
+	return store.KeyIn(idTag(q.Get("state")), store.NSExpanded, Canonical(q))
+}
 
 // Remembered reports whether q is, parameter for parameter, a query the
 // gateway sent upstream and still remembers.

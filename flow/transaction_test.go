@@ -208,8 +208,7 @@ func TestTrackerSeals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := store.Key(store.NSTransaction, id)
-	v, err := st.Get(ctx, key)
+	v, err := st.Get(ctx, key(id))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +220,7 @@ func TestTrackerSeals(t *testing.T) {
 
 	t.Run("a value moved to another transaction's key is unknown", func(t *testing.T) {
 		other := NewID()
-		if err := st.Put(ctx, store.Key(store.NSTransaction, other), v, time.Minute); err != nil {
+		if err := st.Put(ctx, key(other), v, time.Minute); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := tr.Peek(ctx, other); !errors.Is(err, ErrUnknown) {
@@ -237,7 +236,7 @@ func TestTrackerSeals(t *testing.T) {
 			t.Fatal(err)
 		}
 		id := NewID()
-		if err := st.Put(ctx, store.Key(store.NSTransaction, id), old, time.Minute); err != nil {
+		if err := st.Put(ctx, key(id), old, time.Minute); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := tr.Take(ctx, id); !errors.Is(err, ErrUnknown) {
@@ -253,4 +252,64 @@ func TestTrackerSeals(t *testing.T) {
 			t.Fatalf("Take = %+v", got)
 		}
 	})
+}
+
+// Every key of a flow expanded from a pushed request shares the
+// request_uri's hash tag, so that Redis Cluster keeps them in one slot, and
+// Take removes the transaction, the remembered query and the pushed
+// request in one step.
+func TestTrackerTakesTheFlowsKeysTogether(t *testing.T) {
+	ctx := context.Background()
+	st := store.NewMemory(store.MemoryOptions{})
+	t.Cleanup(func() { st.Close() })
+	tr := NewTracker(st, time.Minute, nil)
+	parKey := store.KeyIn(store.Tag("urn:ietf:params:oauth:request_uri:x"), store.NSRequestURI, "urn:ietf:params:oauth:request_uri:x")
+	if err := st.Put(ctx, parKey, []byte("pushed"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	up := url.Values{"client_id": {"c"}, "response_type": {"code"}}
+	id, err := tr.Open(ctx, &Transaction{ClientID: "c", RedirectURI: "https://rp.example/cb", RequestURIKey: parKey}, up)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !IsID(id) || up.Get("state") != id {
+		t.Fatalf("Open = %q, upstream state %q", id, up.Get("state"))
+	}
+	tag := store.TagOf(parKey)
+	if idTag(id) != tag || store.TagOf(key(id)) != tag || store.TagOf(rememberedKey(up)) != tag {
+		t.Fatalf("tags: request_uri %q, id %q, transaction key %q, remembered %q; want one", tag, idTag(id), key(id), rememberedKey(up))
+	}
+	if strings.Contains(id, "request_uri") {
+		t.Fatalf("the id %q shows the request_uri", id)
+	}
+	if ok, err := tr.Remembered(ctx, up); !ok || err != nil {
+		t.Fatalf("Remembered = %v, %v; want true", ok, err)
+	}
+	if _, err := tr.Peek(ctx, id); err != nil {
+		t.Fatalf("Peek = %v", err)
+	}
+	got, err := tr.Take(ctx, id)
+	if err != nil || !got.RequestURITaken || got.RequestURIKey != parKey {
+		t.Fatalf("Take = %+v, %v; want the transaction with its request_uri taken", got, err)
+	}
+	for _, k := range []string{key(id), parKey, rememberedKey(up)} {
+		if _, err := st.Get(ctx, k); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Get(%s) after Take = %v, want ErrNotFound", k, err)
+		}
+	}
+
+	// A second flow on the same request_uri, completing after the first,
+	// finds the pushed request gone.
+	id2, err := tr.Open(ctx, &Transaction{ClientID: "c", RequestURIKey: parKey}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := tr.Take(ctx, id2); err != nil || got.RequestURITaken {
+		t.Fatalf("Take of the second flow = %+v, %v; want the request_uri not taken", got, err)
+	}
+	// A flow without a pushed request gets a random tag of its own.
+	a, b := NewID(), NewID()
+	if idTag(a) == "" || idTag(a) == idTag(b) {
+		t.Fatalf("NewID tags %q, %q: want distinct", idTag(a), idTag(b))
+	}
 }

@@ -71,7 +71,7 @@ func (s *Service) expand(ctx context.Context, clientID, requestURI string) (*Exp
 	if !IsRequestURI(requestURI) {
 		return nil, errUnknownRequestURI
 	}
-	key := store.Key(store.NSRequestURI, requestURI)
+	key := RequestURIKey(requestURI)
 	raw, err := s.store.Get(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errUnknownRequestURI
@@ -119,6 +119,17 @@ func (s *Service) expand(ctx context.Context, clientID, requestURI string) (*Exp
 		return exp, err
 	}
 	return exp, nil
+}
+
+// Consumed is the answer of a completion whose transaction was taken
+// together with its request_uri (flow.Tracker.Take): nil when the pushed
+// request was still there, else invalid_request_uri, as Consume answers a
+// request_uri already used by a racing flow.
+func Consumed(taken bool) error {
+	if !taken {
+		return errUnknownRequestURI
+	}
+	return nil
 }
 
 // Consume atomically takes the request_uri stored under key (an

@@ -35,7 +35,7 @@ func TestExpandReturnsThePushedRequest(t *testing.T) {
 	if x.Params.Has("request_uri") || x.Params.Has("request") {
 		t.Error("expanded params hold request_uri or request")
 	}
-	if want := store.Key(store.NSRequestURI, uri); x.Key != want {
+	if want := RequestURIKey(uri); x.Key != want {
 		t.Errorf("key = %q, want %q", x.Key, want)
 	}
 	if want := e.clock.Now().Add(DefaultLifetime); !x.ExpiresAt.Equal(want) {
@@ -134,7 +134,7 @@ func TestExpandRefuses(t *testing.T) {
 		}, status: 400, code: "unauthorized_client"},
 		{name: "a request_uri whose stored value is corrupt", uri: func(t *testing.T, e *env) string {
 			uri := RequestURIPrefix + "corrupt"
-			if err := e.store.Put(context.Background(), store.Key(store.NSRequestURI, uri), store.Seal(store.NSRequestURI, uri, []byte("{")), time.Minute); err != nil {
+			if err := e.store.Put(context.Background(), RequestURIKey(uri), store.Seal(store.NSRequestURI, uri, []byte("{")), time.Minute); err != nil {
 				t.Fatal(err)
 			}
 			return uri
@@ -145,7 +145,7 @@ func TestExpandRefuses(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := e.store.Put(context.Background(), store.Key(store.NSRequestURI, uri), old, time.Minute); err != nil {
+			if err := e.store.Put(context.Background(), RequestURIKey(uri), old, time.Minute); err != nil {
 				t.Fatal(err)
 			}
 			return uri
@@ -153,12 +153,12 @@ func TestExpandRefuses(t *testing.T) {
 		{name: "a request_uri whose value was moved from another request_uri's key", uri: func(t *testing.T, e *env) string {
 			ctx := context.Background()
 			other := e.pushFor(t, "conf", testSecret)
-			v, err := e.store.Get(ctx, store.Key(store.NSRequestURI, other))
+			v, err := e.store.Get(ctx, RequestURIKey(other))
 			if err != nil {
 				t.Fatal(err)
 			}
 			uri := RequestURIPrefix + "moved"
-			if err := e.store.Put(ctx, store.Key(store.NSRequestURI, uri), v, time.Minute); err != nil {
+			if err := e.store.Put(ctx, RequestURIKey(uri), v, time.Minute); err != nil {
 				t.Fatal(err)
 			}
 			return uri

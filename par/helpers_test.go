@@ -286,7 +286,7 @@ func asOAuth(err error) *oauth.Error {
 // stored reads the pushed request behind requestURI from the store.
 func (e *env) stored(t testing.TB, requestURI string) PushedRequest {
 	t.Helper()
-	raw, err := e.store.Get(context.Background(), store.Key(store.NSRequestURI, requestURI))
+	raw, err := e.store.Get(context.Background(), RequestURIKey(requestURI))
 	if err != nil {
 		t.Fatalf("stored request: %v", err)
 	}

@@ -127,7 +127,10 @@ type Registry interface {
 // section 2). *client.Authenticator implements it. It returns an
 // *oauth.Error invalid_client on failure.
 type Authenticator interface {
-	Authenticate(ctx context.Context, authorization string, form url.Values) (*client.Client, client.Method, error)
+	// AuthenticateDeferringReplay authenticates the client and returns the
+	// replay mark of its private_key_jwt assertion unwritten (nil for other
+	// methods); the push writes it with the request (client.Authenticator).
+	AuthenticateDeferringReplay(ctx context.Context, authorization string, form url.Values) (*client.Client, client.Method, *store.Entry, error)
 }
 
 // KeySource returns a client's public keys (inline jwks or its jwks_uri).

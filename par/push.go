@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -24,7 +25,7 @@ import (
 )
 
 // PushedRequest is what the store holds for a request_uri, as JSON, under
-// store.Key(store.NSRequestURI, requestURI).
+// RequestURIKey(requestURI).
 type PushedRequest struct {
 	// ClientID is the client that pushed the request; only it may use the
 	// request_uri (RFC 9126, section 2.2).
@@ -103,7 +104,9 @@ func (s *Service) push(w http.ResponseWriter, r *http.Request) (string, *pushRes
 		return claimed, nil, oauth.ErrInvalidRequest.WithDescription("request_uri is not allowed in a pushed authorization request")
 	}
 	ctx := r.Context()
-	c, method, err := s.auth.Authenticate(ctx, r.Header.Get("Authorization"), form)
+	// The assertion's replay mark, if any, is written with the request, in
+	// one round trip (save).
+	c, method, mark, err := s.auth.AuthenticateDeferringReplay(ctx, r.Header.Get("Authorization"), form)
 	if err != nil {
 		return claimed, nil, authError(err)
 	}
@@ -128,7 +131,7 @@ func (s *Service) push(w http.ResponseWriter, r *http.Request) (string, *pushRes
 			return c.ID, nil, err
 		}
 	}
-	resp, err := s.save(ctx, c, params, ro != nil)
+	resp, err := s.save(ctx, c, params, ro != nil, mark)
 	return c.ID, resp, err
 }
 
@@ -173,10 +176,19 @@ func (s *Service) markRequestJTI(ctx context.Context, c *client.Client, ro *requ
 }
 
 // save stores the pushed request under a fresh request_uri; the write is
-// confirmed before the client is answered.
-func (s *Service) save(ctx context.Context, c *client.Client, params url.Values, signed bool) (*pushResponse, error) {
+// confirmed before the client is answered. With mark, the replay mark of a
+// private_key_jwt assertion, the request is stored only if the mark is
+// fresh, in the same atomic step (store.PutIfAbsentThen; RFC 7523, section
+// 3, item 7): a replayed assertion stores nothing and is invalid_client.
+// The request_uri then carries the mark's hash tag, so that on Redis
+// Cluster both keys are in one slot.
+func (s *Service) save(ctx context.Context, c *client.Client, params url.Values, signed bool, mark *store.Entry) (*pushResponse, error) {
 	lifetime := s.lifetime(c)
-	requestURI := newRequestURI()
+	tag := ""
+	if mark != nil {
+		tag = store.TagOf(mark.Key)
+	}
+	requestURI := newRequestURI(tag)
 	rec, err := json.Marshal(PushedRequest{
 		ClientID:  c.ID,
 		Params:    params,
@@ -191,16 +203,53 @@ func (s *Service) save(ctx context.Context, c *client.Client, params url.Values,
 	// The request is sealed with a key derived from the request_uri, which
 	// the store never sees (issue 10: encryption at rest).
 	sealed := store.Seal(store.NSRequestURI, requestURI, rec)
-	if err := s.store.Put(ctx, store.Key(store.NSRequestURI, requestURI), sealed, lifetime+s.opts.CompletionWindow); err != nil {
-		return nil, storeError(err)
+	entry := store.Entry{Key: RequestURIKey(requestURI), Value: sealed, TTL: lifetime + s.opts.CompletionWindow}
+	if mark == nil {
+		if err := s.store.Put(ctx, entry.Key, entry.Value, entry.TTL); err != nil {
+			return nil, storeError(err)
+		}
+	} else {
+		fresh, err := s.store.PutIfAbsentThen(ctx, *mark, []store.Entry{entry})
+		if err != nil {
+			return nil, oauth.ErrTemporarilyUnavailable.WithDescription("client assertion replay check unavailable, try again later").WithCause(err)
+		}
+		if !fresh {
+			return nil, client.ErrAssertionReplayed
+		}
 	}
 	return &pushResponse{RequestURI: requestURI, ExpiresIn: int64(lifetime / time.Second)}, nil
 }
 
-// newRequestURI returns RequestURIPrefix followed by 256 bits from the
-// CSPRNG, base64url-encoded (RFC 9126, sections 2.2 and 7.1).
-func newRequestURI() string {
-	return RequestURIPrefix + base64.RawURLEncoding.EncodeToString(randomBytes(32))
+// requestURITagLen is the length of the hash tag a request_uri carries
+// after RequestURIPrefix: 8 bytes, base64url-encoded.
+const requestURITagLen = 11
+
+// RequestURIKey is the store key of a pushed request. Its hash tag is the
+// one the request_uri carries (newRequestURI); it is also the tag of every
+// key of the flows expanded from it (flow.Tracker.Open), so that Redis
+// Cluster keeps them in one slot and the completion takes them in one
+// script. A value without a tag gets an untagged key, which no push wrote.
+func RequestURIKey(requestURI string) string {
+	rest := strings.TrimPrefix(requestURI, RequestURIPrefix)
+	tag := ""
+	if len(rest) == requestURITagLen+43 && !strings.ContainsAny(rest[:requestURITagLen], "{} \n") {
+		tag = "{" + rest[:requestURITagLen] + "}"
+	}
+	return store.KeyIn(tag, store.NSRequestURI, requestURI)
+}
+
+// newRequestURI returns RequestURIPrefix, a hash tag of 64 bits and 256
+// bits from the CSPRNG, base64url-encoded (RFC 9126, sections 2.2 and 7.1:
+// the 256 random bits alone make it unguessable). The tag is tag's content
+// (the private_key_jwt replay mark's tag, an HMAC keyed with the client and
+// the assertion's jti, see client.JTIKey), or random: it reveals nothing.
+func newRequestURI(tag string) string {
+	if len(tag) == store.TagLen {
+		tag = tag[1 : store.TagLen-1]
+	} else {
+		tag = base64.RawURLEncoding.EncodeToString(randomBytes(8))
+	}
+	return RequestURIPrefix + tag + base64.RawURLEncoding.EncodeToString(randomBytes(32))
 }
 
 // randomBytes returns n bytes from crypto/rand, which never fails.

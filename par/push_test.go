@@ -310,20 +310,35 @@ func TestPushStoresTheFormWithoutClientAuthentication(t *testing.T) {
 
 func TestPushWithPrivateKeyJWT(t *testing.T) {
 	e := newEnv(t)
-	now := e.clock.Now()
-	assertion := signRequestObject(t, e.key, jose.ES256, nil, map[string]any{
-		"iss": "pkj", "sub": "pkj", "aud": testPARURL, "jti": "assertion-1",
-		"exp": now.Add(time.Minute).Unix(), "iat": now.Unix(),
-	})
-	body := form(authParams("pkj",
-		"client_assertion_type", client.AssertionType,
-		"client_assertion", assertion)...)
+	body := pkjPush(t, e, "assertion-1")
 	rec := e.stored(t, pushed(t, e.post(body, "")).RequestURI)
 	if rec.Params.Has("client_assertion") || rec.Params.Has("client_assertion_type") {
 		t.Error("stored params hold the client assertion")
 	}
 	// RFC 7523, section 3: the same assertion twice is a replay.
 	wantError(t, e.post(body, ""), http.StatusUnauthorized, "invalid_client")
+}
+
+// The assertion's replay mark and the pushed request are written together:
+// the request_uri carries the mark's hash tag (one slot on Redis Cluster),
+// and a replayed assertion stores no request.
+func TestPushWithPrivateKeyJWTStoresTheMarkWithTheRequest(t *testing.T) {
+	e := newEnv(t)
+	body := pkjPush(t, e, "assertion-2")
+	uri := pushed(t, e.post(body, "")).RequestURI
+	mark := client.JTIKey("pkj", "assertion-2")
+	if _, err := e.store.Get(context.Background(), mark); err != nil {
+		t.Fatalf("the replay mark: %v", err)
+	}
+	if got, want := store.TagOf(RequestURIKey(uri)), store.TagOf(mark); got == "" || got != want {
+		t.Fatalf("request_uri key tag %q, mark tag %q: want one", got, want)
+	}
+	e.stored(t, uri)
+	before := e.store.(*store.Memory).Len()
+	wantError(t, e.post(body, ""), http.StatusUnauthorized, "invalid_client")
+	if after := e.store.(*store.Memory).Len(); after != before {
+		t.Fatalf("a replayed assertion changed the store: %d entries, then %d", before, after)
+	}
 }
 
 func TestPushJARClaimsReplaceTheForm(t *testing.T) {
@@ -597,12 +612,20 @@ func TestRequestURIEntropy(t *testing.T) {
 		if !ok {
 			t.Fatalf("request_uri %q lacks the prefix", resp.RequestURI)
 		}
-		b, err := base64.RawURLEncoding.DecodeString(suffix)
+		// A hash tag (8 bytes) then 256 random bits.
+		if len(suffix) != requestURITagLen+43 {
+			t.Fatalf("request_uri suffix %q: want a tag and 32 bytes", suffix)
+		}
+		tag, err := base64.RawURLEncoding.DecodeString(suffix[:requestURITagLen])
+		if err != nil || len(tag) != 8 {
+			t.Fatalf("request_uri tag %q: %d bytes, %v; want 8 bytes of base64url", suffix[:requestURITagLen], len(tag), err)
+		}
+		b, err := base64.RawURLEncoding.DecodeString(suffix[requestURITagLen:])
 		if err != nil {
 			t.Fatalf("request_uri suffix %q is not base64url: %v", suffix, err)
 		}
 		if len(b) != 32 {
-			t.Errorf("request_uri suffix decodes to %d bytes, want 32", len(b))
+			t.Errorf("request_uri random part decodes to %d bytes, want 32", len(b))
 		}
 		if seen[resp.RequestURI] {
 			t.Errorf("two pushes got the same request_uri")
@@ -668,4 +691,16 @@ func signRaw(t testing.TB, key *jose.JSONWebKey, payload []byte) string {
 		t.Fatal(err)
 	}
 	return raw
+}
+
+// pkjPush returns the body of a push by client pkj, authenticated with a
+// private_key_jwt assertion whose jti is jti.
+func pkjPush(t *testing.T, e *env, jti string) string {
+	t.Helper()
+	now := e.clock.Now()
+	assertion := signRequestObject(t, e.key, jose.ES256, nil, map[string]any{
+		"iss": "pkj", "sub": "pkj", "aud": testPARURL, "jti": jti,
+		"exp": now.Add(time.Minute).Unix(), "iat": now.Unix(),
+	})
+	return form(authParams("pkj", "client_assertion_type", client.AssertionType, "client_assertion", assertion)...)
 }

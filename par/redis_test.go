@@ -3,7 +3,11 @@ package par
 import (
 	"context"
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/parjarm/parjarm/internal/redistest"
 	"github.com/parjarm/parjarm/store"
@@ -68,4 +72,55 @@ func TestRedisJTIOutage(t *testing.T) {
 	srv.Restart()
 	pushed(t, e.post(body, basic("conf", testSecret)))
 	wantError(t, e.post(body, basic("conf", testSecret)), http.StatusBadRequest, "invalid_request_object")
+}
+
+// A push authenticated with private_key_jwt costs one round trip to Redis:
+// one script writes the assertion's replay mark and the request (INFO
+// commandstats: one EVAL, whose two SETs Redis counts too, and nothing
+// else); the replay stores nothing (the script's SET NX fails).
+func TestRedisPrivateKeyJWTPushIsOneRoundTrip(t *testing.T) {
+	srv := redistest.Start(t)
+	rs, err := store.NewRedis(store.RedisOptions{URL: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rs.Close() })
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	t.Cleanup(func() { _ = admin.Close() })
+	e := newEnv(t, func(c *envConfig) { c.store = rs })
+	ctx := context.Background()
+	if err := rs.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	body := pkjPush(t, e, "redis-assertion")
+
+	for _, tc := range []struct {
+		name string
+		push func()
+		want string
+	}{
+		{"push", func() { pushed(t, e.post(body, "")) }, "eval=1 set=2"},
+		{"replay", func() { wantError(t, e.post(body, ""), http.StatusUnauthorized, "invalid_client") }, "eval=1 set=1"},
+	} {
+		if err := admin.ConfigResetStat(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		tc.push()
+		info, err := admin.Info(ctx, "commandstats").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, line := range strings.Split(info, "\r\n") {
+			name, rest, ok := strings.Cut(strings.TrimPrefix(line, "cmdstat_"), ":calls=")
+			if !ok || name == "config|resetstat" || name == "info" || name == "hello" || strings.HasPrefix(name, "client|") {
+				continue
+			}
+			got = append(got, name+"="+rest[:strings.IndexByte(rest, ',')])
+		}
+		slices.Sort(got)
+		if strings.Join(got, " ") != tc.want {
+			t.Errorf("%s: Redis executed %v, want %s", tc.name, got, tc.want)
+		}
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/parjarm/parjarm/client"
 	"github.com/parjarm/parjarm/flow"
 	"github.com/parjarm/parjarm/oauth"
+	"github.com/parjarm/parjarm/par"
 	"github.com/parjarm/parjarm/tracing"
 )
 
@@ -130,31 +131,35 @@ func (g *Gateway) intercept(resp *http.Response, run func(upReq *http.Request) (
 // that is not the end of the flow.
 func (g *Gateway) complete(upReq *http.Request, id, location string) (*flow.Response, error) {
 	ctx := upReq.Context()
-	internal := g.internal(upReq, location)
-	tx, err := g.tracker.Peek(ctx, id)
-	if errors.Is(err, flow.ErrUnknown) {
-		if internal {
+	if g.internal(upReq, location) {
+		// A redirect inside the authorization server ends the flow only if
+		// it is a response to the flow's redirect_uri: read the transaction
+		// without taking it first. A redirect that leaves the server ends
+		// the flow whatever it carries, so it is taken at once, in one round
+		// trip (issue 10).
+		tx, err := g.tracker.Peek(ctx, id)
+		if errors.Is(err, flow.ErrUnknown) {
 			return nil, nil
 		}
-		g.m.InterceptFailures.WithLabelValues("unknown_transaction").Inc()
-		return nil, oauth.ErrInvalidRequest.WithDescription("this authorization flow has expired or was already completed; start again")
-	}
-	if err != nil {
-		g.m.InterceptFailures.WithLabelValues("store").Inc()
-		return nil, storeError(err)
-	}
-	params, perr := flow.ResponseParams(location, tx.RedirectURI)
-	if perr != nil && internal {
-		return nil, nil
+		if err != nil {
+			g.m.InterceptFailures.WithLabelValues("store").Inc()
+			return nil, storeError(err)
+		}
+		if _, perr := flow.ResponseParams(location, tx.RedirectURI); perr != nil {
+			return nil, nil
+		}
 	}
 	// Complete the transaction: of two racing completions only one gets it.
-	if tx, err = g.tracker.Take(ctx, id); errors.Is(err, flow.ErrUnknown) {
+	// Its request_uri and remembered query go with it, atomically.
+	tx, err := g.tracker.Take(ctx, id)
+	if errors.Is(err, flow.ErrUnknown) {
 		g.m.InterceptFailures.WithLabelValues("unknown_transaction").Inc()
-		return nil, oauth.ErrInvalidRequest.WithDescription("this authorization flow was already completed; start again")
+		return nil, oauth.ErrInvalidRequest.WithDescription("this authorization flow has expired or was already completed; start again")
 	} else if err != nil {
 		g.m.InterceptFailures.WithLabelValues("store").Inc()
 		return nil, storeError(err)
 	}
+	params, perr := flow.ResponseParams(location, tx.RedirectURI)
 	if perr != nil {
 		reason := "malformed_response"
 		if errors.Is(perr, flow.ErrRedirectMismatch) {
@@ -167,7 +172,7 @@ func (g *Gateway) complete(upReq *http.Request, id, location string) (*flow.Resp
 	if tx.RequestURIKey != "" {
 		// RFC 9126, section 4 and 7.3: the request_uri is used once, when its
 		// flow completes; of two racing flows, one consumes it.
-		if err := g.par.Consume(ctx, tx.RequestURIKey); err != nil {
+		if err := par.Consumed(tx.RequestURITaken); err != nil {
 			g.m.InterceptFailures.WithLabelValues("request_uri_used").Inc()
 			g.m.Expansions.WithLabelValues("reused").Inc()
 			return nil, err

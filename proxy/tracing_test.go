@@ -219,9 +219,9 @@ func TestTracingPARAndJARMFlow(t *testing.T) {
 		"http.response.status_code": "302", "oauth.client_id": "conf", "oauth.response_mode": "fragment.jwt"})
 	wantNoAttr(t, authz, "oauth.error")
 	// Expansion reads the pushed request, the flow is opened (its
-	// transaction and its expanded query), the upstream is called, and
-	// its redirect is intercepted.
-	wantChildren(t, s, authz, "store.get", "store.put", "store.put", "upstream", "intercept")
+	// transaction and its expanded query, in one write), the upstream is
+	// called, and its redirect is intercepted.
+	wantChildren(t, s, authz, "store.get", "store.put_all", "upstream", "intercept")
 	for _, sp := range s {
 		if strings.HasPrefix(sp.Name, "store.") && sp.Parent.SpanID() == authz.SpanContext.SpanID() {
 			if ns := attrs(sp)["parjarm.store.namespace"]; ns != "par" && ns != "tx" && ns != "exp" {
@@ -242,19 +242,19 @@ func TestTracingPARAndJARMFlow(t *testing.T) {
 	if want := fmt.Sprintf("00-%s-%s-01", clientTrace, up.SpanContext.SpanID()); len(tps) != 1 || tps[0] != want {
 		t.Errorf("upstream traceparents %q, want [%q]", tps, want)
 	}
-	// The interception: the transaction is peeked at and taken with its
-	// expanded query, the request_uri consumed.
+	// The interception: the transaction is taken with its expanded query
+	// and its request_uri, in one step.
 	icpt := s.one(t, "intercept")
 	wantAttrs(t, icpt, map[string]string{"parjarm.outcome": "delivered", "oauth.client_id": "conf", "oauth.response_mode": "fragment.jwt"})
-	wantChildren(t, s, icpt, "store.get", "store.take", "store.take", "store.take")
+	wantChildren(t, s, icpt, "store.take_linked")
 	var namespaces []string
 	for _, sp := range s {
 		if sp.Parent.SpanID() == icpt.SpanContext.SpanID() {
 			namespaces = append(namespaces, attrs(sp)["parjarm.store.namespace"])
 		}
 	}
-	if got := strings.Join(namespaces, ","); got != "tx,tx,exp,par" {
-		t.Errorf("intercept store namespaces %s, want tx,tx,exp,par", got)
+	if got := strings.Join(namespaces, ","); got != "tx" {
+		t.Errorf("intercept store namespaces %s, want tx", got)
 	}
 
 	noSecrets(t, s, confSecret, uri, strings.TrimPrefix(uri, par.RequestURIPrefix), state, txID, "pjt_",
@@ -367,8 +367,8 @@ func TestTracingRefusedInterception(t *testing.T) {
 	if icpt.Status.Code.String() != "Error" || icpt.Status.Description != "server_error" {
 		t.Errorf("intercept status %v", icpt.Status)
 	}
-	// The live transaction it names is peeked at and taken.
-	wantChildren(t, s, icpt, "store.get", "store.take", "store.take")
+	// The live transaction it names is peeked at and taken with its links.
+	wantChildren(t, s, icpt, "store.get", "store.take_linked")
 	wantAttrs(t, s.one(t, "authorize"), map[string]string{"oauth.error": "server_error", "http.response.status_code": "502"})
 	noSecrets(t, s, "never-delivered-77", uri, h.up.last().Get("state"), "pjt_")
 }

@@ -153,6 +153,72 @@ func (m *Memory) Take(_ context.Context, key string) ([]byte, error) {
 	return e.value, nil
 }
 
+// PutAll stores a copy of every entry, as Put does, under one lock.
+func (m *Memory) PutAll(_ context.Context, entries []Entry) error {
+	if err := checkEntries(entries); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	for _, e := range entries {
+		if err := m.reserveLocked(e.Key, now); err != nil {
+			return err
+		}
+		m.insertLocked(e.Key, entryValue(e), now.Add(e.TTL))
+	}
+	return nil
+}
+
+// TakeLinked atomically returns and deletes the value under key and every
+// key it links to, or returns ErrNotFound.
+func (m *Memory) TakeLinked(_ context.Context, key string) ([]byte, map[string][]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, nil, errMemoryClosed
+	}
+	now := m.now()
+	e, ok := m.liveLocked(key, now)
+	if !ok {
+		return nil, nil, ErrNotFound
+	}
+	m.deleteLocked(key, e)
+	links, value := Unlink(e.value)
+	linked := make(map[string][]byte, len(links))
+	for _, k := range links {
+		if le, ok := m.liveLocked(k, now); ok {
+			m.deleteLocked(k, le)
+			linked[k] = le.value
+		}
+	}
+	return value, linked, nil
+}
+
+// PutIfAbsentThen stores mark unless a live entry exists under its key,
+// and then every entry of then, under one lock.
+func (m *Memory) PutIfAbsentThen(_ context.Context, mark Entry, then []Entry) (bool, error) {
+	if err := checkEntries(append([]Entry{mark}, then...)); err != nil {
+		return false, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	if m.closed {
+		return false, errMemoryClosed
+	}
+	if _, ok := m.liveLocked(mark.Key, now); ok {
+		return false, nil
+	}
+	for _, e := range append([]Entry{mark}, then...) {
+		if err := m.reserveLocked(e.Key, now); err != nil {
+			return false, err
+		}
+		m.insertLocked(e.Key, entryValue(e), now.Add(e.TTL))
+	}
+	return true, nil
+}
+
 // PutIfAbsent stores a copy of value under key for ttl unless a live entry
 // exists there; it reports whether it stored it.
 func (m *Memory) PutIfAbsent(_ context.Context, key string, value []byte, ttl time.Duration) (bool, error) {

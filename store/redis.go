@@ -382,6 +382,206 @@ func (r *Redis) PutIfAbsent(ctx context.Context, key string, value []byte, ttl t
 	return true, nil
 }
 
+// PutAll stores every entry with SET PX in one pipeline: one round trip on
+// a standalone server or Sentinel; on Cluster go-redis splits the pipeline
+// by node and sends the parts in parallel. With MinReplicas, WAIT follows
+// in the same pipeline; on Cluster that needs every key on one node (keys
+// that share a tag, see KeyIn), else the entries are written one by one,
+// each with its WAIT.
+func (r *Redis) PutAll(ctx context.Context, entries []Entry) error {
+	if err := checkEntries(entries); err != nil {
+		return err
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	queue := func(p redis.Pipeliner) {
+		for _, e := range entries {
+			p.Set(ctx, e.Key, entryValue(e), e.TTL)
+		}
+	}
+	if r.minReplicas == 0 {
+		cmds, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error { queue(p); return nil })
+		if err != nil {
+			return unavailable("SET", err)
+		}
+		for _, c := range cmds {
+			if err := c.Err(); err != nil {
+				return unavailable("SET", err)
+			}
+		}
+		return nil
+	}
+	if _, ok := r.client.(*redis.ClusterClient); ok && !sameSlot(entries) {
+		for _, e := range entries {
+			if err := r.Put(ctx, e.Key, entryValue(e), e.TTL); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var sets []redis.Cmder
+	wait, err := r.replicated(ctx, "SET", entries[0].Key, func(p redis.Pipeliner) {
+		queue(p)
+		sets = append(sets, p.Cmds()...)
+	})
+	if err != nil {
+		return err
+	}
+	for _, c := range sets {
+		if err := c.Err(); err != nil {
+			return unavailable("SET", err)
+		}
+	}
+	return r.acknowledged("SET", wait)
+}
+
+// sameSlot reports whether every entry's key is in one Cluster slot.
+func sameSlot(entries []Entry) bool {
+	slot := hashslot(entries[0].Key)
+	for _, e := range entries[1:] {
+		if hashslot(e.Key) != slot {
+			return false
+		}
+	}
+	return true
+}
+
+// hashslot is what Redis Cluster hashes of key: its tag's content if it
+// has a non-empty one, else the whole key (Redis Cluster specification,
+// "Hash tags"). Equal results mean one slot.
+func hashslot(key string) string {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			return key[i+1 : i+1+j]
+		}
+	}
+	return key
+}
+
+// takeLinkedScript is TakeLinked: GETDEL of KEYS[1] and, if it existed,
+// GETDEL of every key its value links to (see Link). It returns nil when
+// KEYS[1] is missing, else the value and then each linked key and its
+// value (false when missing). One script is atomic, so of two concurrent
+// calls only one gets the values. The linked keys are read from the value,
+// not declared, so that the caller needs no read before; they carry the
+// tag of KEYS[1], which keeps them in its slot on Cluster.
+const takeLinkedScript = `
+local v = redis.call('GETDEL', KEYS[1])
+if not v then return false end
+local out = {v}
+if string.byte(v, 1) == 76 then
+  local nl = string.find(v, '\n', 1, true)
+  if nl then
+    for k in string.gmatch(string.sub(v, 2, nl - 1), '[^ ]+') do
+      out[#out + 1] = k
+      out[#out + 1] = redis.call('GETDEL', k)
+    end
+  end
+end
+return out
+`
+
+// TakeLinked runs takeLinkedScript in one round trip (EVAL, not EVALSHA:
+// a NOSCRIPT answer would cost a second one), with WAIT in the same
+// pipeline when MinReplicas is set.
+func (r *Redis) TakeLinked(ctx context.Context, key string) ([]byte, map[string][]byte, error) {
+	var res *redis.Cmd
+	if r.minReplicas == 0 {
+		res = r.client.Eval(ctx, takeLinkedScript, []string{key})
+	} else {
+		wait, err := r.replicated(ctx, "EVAL", key, func(p redis.Pipeliner) {
+			res = p.Eval(ctx, takeLinkedScript, []string{key})
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := res.Err(); err == nil {
+			if err := r.acknowledged("EVAL", wait); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	out, err := res.Slice()
+	if err != nil {
+		return nil, nil, notFoundOr("EVAL", err)
+	}
+	if len(out) == 0 || len(out)%2 != 1 {
+		return nil, nil, unavailable("EVAL", fmt.Errorf("unexpected reply of %d elements", len(out)))
+	}
+	first, ok := out[0].(string)
+	if !ok {
+		return nil, nil, unavailable("EVAL", errors.New("unexpected reply"))
+	}
+	_, value := Unlink([]byte(first))
+	linked := make(map[string][]byte, len(out)/2)
+	for i := 1; i < len(out); i += 2 {
+		k, _ := out[i].(string)
+		if v, ok := out[i+1].(string); ok {
+			linked[k] = []byte(v)
+		}
+	}
+	return value, linked, nil
+}
+
+// putIfAbsentThenScript is PutIfAbsentThen: SET KEYS[1] NX PX and, if it
+// was set, SET PX of every other key. ARGV holds each key's value and ttl
+// in milliseconds, in KEYS order. It returns 1 if it stored, 0 if the mark
+// existed. A script is atomic: no other command sees the mark without the
+// entries.
+const putIfAbsentThenScript = `
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
+for i = 2, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'PX', ARGV[2 * i])
+end
+return 1
+`
+
+// PutIfAbsentThen runs putIfAbsentThenScript in one round trip (EVAL),
+// with WAIT in the same pipeline when MinReplicas is set. On Cluster keys
+// in several slots cannot share a script: PutIfAbsent of the mark, then
+// PutAll of the entries.
+func (r *Redis) PutIfAbsentThen(ctx context.Context, mark Entry, then []Entry) (bool, error) {
+	all := append([]Entry{mark}, then...)
+	if err := checkEntries(all); err != nil {
+		return false, err
+	}
+	if _, ok := r.client.(*redis.ClusterClient); ok && !sameSlot(all) {
+		stored, err := r.PutIfAbsent(ctx, mark.Key, entryValue(mark), mark.TTL)
+		if err != nil || !stored {
+			return false, err
+		}
+		return true, r.PutAll(ctx, then)
+	}
+	keys := make([]string, len(all))
+	args := make([]any, 0, 2*len(all))
+	for i, e := range all {
+		keys[i] = e.Key
+		args = append(args, entryValue(e), e.TTL.Milliseconds())
+	}
+	var res *redis.Cmd
+	if r.minReplicas == 0 {
+		res = r.client.Eval(ctx, putIfAbsentThenScript, keys, args...)
+	} else {
+		wait, err := r.replicated(ctx, "EVAL", mark.Key, func(p redis.Pipeliner) {
+			res = p.Eval(ctx, putIfAbsentThenScript, keys, args...)
+		})
+		if err != nil {
+			return false, err
+		}
+		if n, err := res.Int64(); err == nil && n == 1 {
+			if err := r.acknowledged("EVAL", wait); err != nil {
+				return false, err
+			}
+		}
+	}
+	n, err := res.Int64()
+	if err != nil {
+		return false, unavailable("EVAL", err)
+	}
+	return n == 1, nil
+}
+
 // replicated sends the write that queue adds on key and WAIT in one
 // round trip to the node that owns key, and returns WAIT's command for
 // acknowledged. On Cluster WAIT has no key, so go-redis would send it to

@@ -28,8 +28,9 @@ func conformance(t *testing.T, opts store.RedisOptions) {
 	})
 }
 
-// Every store operation is one single-key command, so a Redis Cluster
-// serves them as they are: no script or transaction spans two slots.
+// Every store operation is one single-key command, a pipeline that go-redis
+// splits by node, or TakeLinked's script on keys that share a hash tag, so
+// a Redis Cluster serves them as they are: no script spans two slots.
 func TestRedisClusterConformance(t *testing.T) {
 	c := redistest.StartCluster(t, 3)
 	conformance(t, store.RedisOptions{ClusterAddrs: c.Addrs()})
@@ -112,6 +113,20 @@ func TestRedisMinReplicasFailsEveryWriteNoReplicaAcknowledges(t *testing.T) {
 			start = time.Now()
 			_, err = r.Take(ctx, "{k}present")
 			unacknowledged(t, "Take", err, time.Since(start))
+
+			start = time.Now()
+			err = r.PutAll(ctx, []store.Entry{{Key: "{k}a", Value: []byte("v"), TTL: time.Minute, Links: []string{"{k}b"}}, {Key: "{k}b", Value: []byte("v"), TTL: time.Minute}})
+			unacknowledged(t, "PutAll", err, time.Since(start))
+
+			start = time.Now()
+			_, _, err = r.TakeLinked(ctx, "{k}a")
+			unacknowledged(t, "TakeLinked", err, time.Since(start))
+			start = time.Now()
+			_, err = r.PutIfAbsentThen(ctx, store.Entry{Key: "{k}mark", Value: []byte("v"), TTL: time.Minute}, []store.Entry{{Key: "{k}c", Value: []byte("v"), TTL: time.Minute}})
+			unacknowledged(t, "PutIfAbsentThen", err, time.Since(start))
+			if _, _, err := r.TakeLinked(ctx, "{k}missing"); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("TakeLinked of a missing key = %v, want ErrNotFound", err)
+			}
 
 			// A Take of a missing key is still not found: nothing to replicate
 			// changes that answer.

@@ -63,8 +63,10 @@ func Open(ns, secret string, sealed []byte) ([]byte, error) {
 	return pt, nil
 }
 
-// sealAD is the associated data of a sealed value: its format byte and the
-// name of the key it is stored under.
+// sealAD is the associated data of a sealed value: its format byte and
+// Key(ns, secret), the name of the key it is stored under without the hash
+// tag KeyIn may add (the tag is derived from a secret too, or carried by
+// it).
 func sealAD(ns, secret string) []byte {
 	return append([]byte{sealV1}, Key(ns, secret)...)
 }

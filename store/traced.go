@@ -101,3 +101,30 @@ func (t *traced) PutIfAbsent(ctx context.Context, key string, value []byte, ttl 
 	end(span, err)
 	return ok, err
 }
+
+func (t *traced) PutAll(ctx context.Context, entries []Entry) error {
+	key := ""
+	if len(entries) > 0 {
+		key = entries[0].Key
+	}
+	ctx, span := t.start(ctx, "store.put_all", key)
+	err := t.Store.PutAll(ctx, entries)
+	end(span, err)
+	return err
+}
+
+func (t *traced) TakeLinked(ctx context.Context, key string) ([]byte, map[string][]byte, error) {
+	ctx, span := t.start(ctx, "store.take_linked", key)
+	v, linked, err := t.Store.TakeLinked(ctx, key)
+	span.SetAttributes(attrFound.Bool(err == nil))
+	end(span, err)
+	return v, linked, err
+}
+
+func (t *traced) PutIfAbsentThen(ctx context.Context, mark Entry, then []Entry) (bool, error) {
+	ctx, span := t.start(ctx, "store.put_if_absent_then", mark.Key)
+	ok, err := t.Store.PutIfAbsentThen(ctx, mark, then)
+	span.SetAttributes(attrStored.Bool(ok))
+	end(span, err)
+	return ok, err
+}

@@ -73,6 +73,14 @@ func Run(t *testing.T, newStore func(t *testing.T) (store.Store, FastForward)) {
 		{"a value is copied in and out", testCopies},
 		{"a ttl below one millisecond is refused", testInvalidTTL},
 		{"ping succeeds", testPing},
+		{"put-all stores every entry with its ttl", testPutAll},
+		{"put-all refuses a ttl below one millisecond", testPutAllInvalidTTL},
+		{"take-linked takes the value and its linked keys", testTakeLinked},
+		{"take-linked of a missing key deletes nothing", testTakeLinkedMissing},
+		{"take-linked skips a linked key already gone", testTakeLinkedPartial},
+		{"of concurrent take-linkeds of one key exactly one wins", testTakeLinkedConcurrent},
+		{"put-if-absent-then stores the entries only with a fresh mark", testPutIfAbsentThen},
+		{"of concurrent put-if-absent-thens on one mark exactly one stores", testPutIfAbsentThenConcurrent},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -308,6 +316,182 @@ func race(t *testing.T, f func(ctx context.Context) (bool, error)) []int {
 		t.Fatalf("concurrent calls failed: %v", err)
 	}
 	return wins
+}
+
+func testPutAll(t *testing.T, s store.Store, ff FastForward) {
+	tag := store.Tag(rand.Text())
+	a, b, c := tagged(t, tag), tagged(t, tag), key(t)
+	mustPut(t, s, a, "old", LongTTL)
+	err := s.PutAll(t.Context(), []store.Entry{
+		{Key: a, Value: []byte("va"), TTL: LongTTL},
+		{Key: b, Value: []byte("vb"), TTL: ShortTTL},
+		{Key: c, Value: []byte("vc"), TTL: LongTTL},
+	})
+	if err != nil {
+		t.Fatalf("PutAll = %v, want nil", err)
+	}
+	wantValue(t, s, a, "va")
+	wantValue(t, s, b, "vb")
+	wantValue(t, s, c, "vc")
+	ff(expire)
+	wantValue(t, s, a, "va")
+	wantNotFound(t, s, b)
+	if err := s.PutAll(t.Context(), nil); err != nil {
+		t.Fatalf("PutAll(nil) = %v, want nil", err)
+	}
+}
+
+func testPutAllInvalidTTL(t *testing.T, s store.Store, _ FastForward) {
+	k := key(t)
+	err := s.PutAll(t.Context(), []store.Entry{{Key: k, Value: []byte("v"), TTL: LongTTL}, {Key: key(t), Value: []byte("v"), TTL: 0}})
+	if !errors.Is(err, store.ErrInvalidTTL) {
+		t.Fatalf("PutAll(ttl 0) = %v, want ErrInvalidTTL", err)
+	}
+	wantNotFound(t, s, k)
+}
+
+// putLinked stores value under k with links, and each link's own value.
+func putLinked(t *testing.T, s store.Store, k, value string, links map[string]string) {
+	t.Helper()
+	entries := []store.Entry{{Key: k, Value: []byte(value), TTL: LongTTL}}
+	for lk, lv := range links {
+		entries[0].Links = append(entries[0].Links, lk)
+		entries = append(entries, store.Entry{Key: lk, Value: []byte(lv), TTL: LongTTL})
+	}
+	if err := s.PutAll(t.Context(), entries); err != nil {
+		t.Fatalf("PutAll = %v, want nil", err)
+	}
+}
+
+func testTakeLinked(t *testing.T, s store.Store, _ FastForward) {
+	tag := store.Tag(rand.Text())
+	k, l1, l2, other := tagged(t, tag), tagged(t, tag), tagged(t, tag), tagged(t, tag)
+	putLinked(t, s, k, "value", map[string]string{l1: "one", l2: ""})
+	mustPut(t, s, other, "untouched", LongTTL)
+	raw, err := s.Get(t.Context(), k)
+	if links, v := store.Unlink(raw); err != nil || string(v) != "value" || len(links) != 2 {
+		t.Fatalf("Get = %q, %v; want the value with 2 links", raw, err)
+	}
+	v, linked, err := s.TakeLinked(t.Context(), k)
+	if err != nil || string(v) != "value" {
+		t.Fatalf("TakeLinked = %q, %v; want %q, nil", v, err, "value")
+	}
+	if len(linked) != 2 || string(linked[l1]) != "one" || linked[l2] == nil || len(linked[l2]) != 0 {
+		t.Fatalf("TakeLinked linked = %q, want {%s: one, %s: empty}", linked, l1, l2)
+	}
+	wantNotFound(t, s, k)
+	wantNotFound(t, s, l1)
+	wantNotFound(t, s, l2)
+	wantValue(t, s, other, "untouched")
+	if _, _, err := s.TakeLinked(t.Context(), k); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second TakeLinked = %v, want ErrNotFound", err)
+	}
+	// A value stored without links is taken alone.
+	mustPut(t, s, k, "plain", LongTTL)
+	if v, linked, err := s.TakeLinked(t.Context(), k); err != nil || string(v) != "plain" || len(linked) != 0 {
+		t.Fatalf("TakeLinked of a plain value = %q, %q, %v; want plain, none, nil", v, linked, err)
+	}
+}
+
+func testTakeLinkedMissing(t *testing.T, s store.Store, _ FastForward) {
+	if _, _, err := s.TakeLinked(t.Context(), key(t)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("TakeLinked(missing) = %v, want ErrNotFound", err)
+	}
+}
+
+func testTakeLinkedPartial(t *testing.T, s store.Store, _ FastForward) {
+	tag := store.Tag(rand.Text())
+	k, l1, l2 := tagged(t, tag), tagged(t, tag), tagged(t, tag)
+	putLinked(t, s, k, "value", map[string]string{l1: "one", l2: "two"})
+	if _, err := s.Take(t.Context(), l2); err != nil {
+		t.Fatal(err)
+	}
+	v, linked, err := s.TakeLinked(t.Context(), k)
+	if err != nil || string(v) != "value" || len(linked) != 1 || string(linked[l1]) != "one" {
+		t.Fatalf("TakeLinked = %q, %q, %v; want value, {%s: one}, nil", v, linked, err, l1)
+	}
+	wantNotFound(t, s, l1)
+}
+
+func testTakeLinkedConcurrent(t *testing.T, s store.Store, _ FastForward) {
+	for range rounds {
+		tag := store.Tag(rand.Text())
+		k, l := tagged(t, tag), tagged(t, tag)
+		putLinked(t, s, k, "value", map[string]string{l: "linked"})
+		var mu sync.Mutex
+		var got []string
+		wins := race(t, func(ctx context.Context) (bool, error) {
+			_, linked, err := s.TakeLinked(ctx, k)
+			if errors.Is(err, store.ErrNotFound) {
+				return false, nil
+			}
+			mu.Lock()
+			got = append(got, string(linked[l]))
+			mu.Unlock()
+			return err == nil, err
+		})
+		if len(wins) != 1 || len(got) != 1 || got[0] != "linked" {
+			t.Fatalf("%d of %d concurrent TakeLinked won (linked %q), want exactly 1 with the linked value", len(wins), contenders, got)
+		}
+	}
+}
+
+func testPutIfAbsentThen(t *testing.T, s store.Store, _ FastForward) {
+	for _, sameTag := range []bool{true, false} {
+		tag := store.Tag(rand.Text())
+		mark, a, b := tagged(t, tag), tagged(t, tag), tagged(t, tag)
+		if !sameTag {
+			b = key(t)
+		}
+		ok, err := s.PutIfAbsentThen(t.Context(), store.Entry{Key: mark, Value: []byte("m"), TTL: LongTTL},
+			[]store.Entry{{Key: a, Value: []byte("va"), TTL: LongTTL}, {Key: b, Value: []byte("vb"), TTL: LongTTL}})
+		if !ok || err != nil {
+			t.Fatalf("PutIfAbsentThen = %v, %v; want true, nil", ok, err)
+		}
+		wantValue(t, s, mark, "m")
+		wantValue(t, s, a, "va")
+		wantValue(t, s, b, "vb")
+		c := tagged(t, tag)
+		ok, err = s.PutIfAbsentThen(t.Context(), store.Entry{Key: mark, Value: []byte("m2"), TTL: LongTTL},
+			[]store.Entry{{Key: c, Value: []byte("vc"), TTL: LongTTL}})
+		if ok || err != nil {
+			t.Fatalf("PutIfAbsentThen of an existing mark = %v, %v; want false, nil", ok, err)
+		}
+		wantValue(t, s, mark, "m")
+		wantNotFound(t, s, c)
+	}
+	_, err := s.PutIfAbsentThen(t.Context(), store.Entry{Key: key(t), Value: []byte("m"), TTL: LongTTL}, []store.Entry{{Key: key(t), TTL: 0}})
+	if !errors.Is(err, store.ErrInvalidTTL) {
+		t.Fatalf("PutIfAbsentThen(ttl 0) = %v, want ErrInvalidTTL", err)
+	}
+}
+
+func testPutIfAbsentThenConcurrent(t *testing.T, s store.Store, _ FastForward) {
+	for range rounds {
+		tag := store.Tag(rand.Text())
+		mark := tagged(t, tag)
+		var mu sync.Mutex
+		var stored []string
+		wins := race(t, func(ctx context.Context) (bool, error) {
+			k := tagged(t, tag)
+			ok, err := s.PutIfAbsentThen(ctx, store.Entry{Key: mark, Value: []byte("m"), TTL: LongTTL}, []store.Entry{{Key: k, Value: []byte("v"), TTL: LongTTL}})
+			if ok {
+				mu.Lock()
+				stored = append(stored, k)
+				mu.Unlock()
+			}
+			return ok, err
+		})
+		if len(wins) != 1 {
+			t.Fatalf("%d of %d concurrent PutIfAbsentThen stored, want exactly 1", len(wins), contenders)
+		}
+		wantValue(t, s, stored[0], "v")
+	}
+}
+
+// tagged returns a key no other test uses, with hash tag tag.
+func tagged(t *testing.T, tag string) string {
+	return store.KeyIn(tag, "storetest", t.Name()+"/"+rand.Text())
 }
 
 // key returns a key no other test uses, so stores may share a server.
