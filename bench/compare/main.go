@@ -119,8 +119,11 @@ func run(o options) error {
 	}
 
 	gwc, peerc, barec := newClient(o.conns), newClient(o.conns), newClient(o.conns)
-	gateway := system{name: "gateway", base: gw.public, http: gwc, rss: gw.rssKiB}
-	peerSys := system{name: "oidc-provider", base: peer.url, http: peerc, cookie: cookie}
+	// The gateway's operations cost its own CPU and Redis's; the peer keeps
+	// its state in its own process. The bare proxy runs inside this driver
+	// (with the load and the stand-in upstream), so its CPU is not counted.
+	gateway := system{name: "gateway", base: gw.public, http: gwc, rss: gw.rssKiB, pids: []int{gw.cmd.Process.Pid, redis.cmd.Process.Pid}}
+	peerSys := system{name: "oidc-provider", base: peer.url, http: peerc, cookie: cookie, pids: []int{peer.cmd.Process.Pid}}
 	bareSys := system{name: "httputil", base: bare.URL, http: barec}
 
 	type pair struct {
@@ -151,8 +154,8 @@ func run(o options) error {
 		for i := range o.reps {
 			ra := measure(ctx, p.a, p.opA, o.conns, o.duration)
 			rb := measure(ctx, p.b, p.opB, o.conns, o.duration)
-			fmt.Printf("  %-18s rep %d: %-13s %8.0f/s (p50 %v, p99 %v, errors %d)  %-13s %8.0f/s (p50 %v, p99 %v, errors %d)\n",
-				p.title, i+1, p.a.name, ra.rate(), ra.pct(50), ra.pct(99), ra.failed, p.b.name, rb.rate(), rb.pct(50), rb.pct(99), rb.failed)
+			fmt.Printf("  %-18s rep %d: %-13s %6.0f/s (p50 %v, p99 %v, errors %d)  %-13s %6.0f/s (p50 %v, p99 %v, errors %d)  load %s\n",
+				p.title, i+1, p.a.name, ra.rate(), ra.pct(50), ra.pct(99), ra.failed, p.b.name, rb.rate(), rb.pct(50), rb.pct(99), rb.failed, loadavg())
 			for _, e := range []result{ra, rb} {
 				for k, n := range e.kinds {
 					fmt.Printf("      %d × %s\n", n, k)
@@ -200,6 +203,7 @@ type system struct {
 	http   *http.Client
 	cookie string              // sent with every request (the peer's session)
 	rss    func() (int, error) // the process's RSS in KiB, if measured
+	pids   []int               // the processes whose CPU time its operations cost
 }
 
 // op runs one operation (a push, a flow, a GET) against a system; seq makes
@@ -325,6 +329,7 @@ type result struct {
 	failed    int
 	kinds     map[string]int
 	maxRSSKiB int
+	cpu       time.Duration // CPU time of the system's processes during the run (0: not measured)
 }
 
 func (r result) rate() float64 {
@@ -374,6 +379,7 @@ func measure(ctx context.Context, s system, o op, conns int, d time.Duration) re
 			}
 		})
 	}
+	cpu0 := cpuOf(s.pids)
 	start := time.Now()
 	end := start.Add(d)
 	var workers sync.WaitGroup
@@ -401,6 +407,9 @@ func measure(ctx context.Context, s system, o op, conns int, d time.Duration) re
 	}
 	workers.Wait()
 	res.elapsed = time.Since(start)
+	if len(s.pids) > 0 {
+		res.cpu = cpuOf(s.pids) - cpu0
+	}
 	close(stop)
 	wg.Wait()
 	return res
@@ -422,28 +431,69 @@ type row struct {
 	ra, rb []result
 }
 
-// merged sums the runs of one system: total successes over total time, and
-// the percentiles of all latencies together.
-func merged(rs []result) (rate float64, p50, p99 time.Duration, rss int) {
+// merged sums the runs of one system: total successes over total time, the
+// percentiles of all latencies together, the largest RSS, and the CPU time
+// per successful operation (0 if not measured).
+func merged(rs []result) (rate float64, p50, p99 time.Duration, rss int, cpuPerOp time.Duration) {
 	var n int
-	var t time.Duration
+	var t, cpu time.Duration
 	var all []time.Duration
 	for _, r := range rs {
 		n += len(r.latencies)
 		t += r.elapsed
+		cpu += r.cpu
 		all = append(all, r.latencies...)
 		rss = max(rss, r.maxRSSKiB)
 	}
-	return float64(n) / t.Seconds(), percentile(all, 50), percentile(all, 99), rss
+	if n > 0 {
+		cpuPerOp = (cpu / time.Duration(n)).Round(time.Microsecond)
+	}
+	return float64(n) / t.Seconds(), percentile(all, 50), percentile(all, 99), rss, cpuPerOp
+}
+
+// cpuOf sums the user and system CPU time of the processes (fields 14 and
+// 15 of /proc/<pid>/stat, in clock ticks of 1/100 s, USER_HZ on Linux).
+func cpuOf(pids []int) time.Duration {
+	var ticks int64
+	for _, pid := range pids {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			continue
+		}
+		// The command name (field 2) may hold spaces: count after its ')'.
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		ticks += u + st
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
+}
+
+func cpuCell(d time.Duration) string {
+	if d == 0 {
+		return "-"
+	}
+	return d.String()
 }
 
 func printTable(rows []row) {
 	fmt.Println()
-	fmt.Printf("%-18s %-14s %9s %9s %9s   %-14s %9s %9s %9s   %7s %17s %12s\n",
-		"scenario", "system", "req/s", "p50", "p99", "peer", "req/s", "p50", "p99", "ratio", "ratio per rep", "gateway RSS")
+	fmt.Printf("%-18s %-8s %7s %8s %8s %8s   %-13s %7s %8s %8s %8s   %6s %13s %9s %11s\n",
+		"scenario", "system", "req/s", "p50", "p99", "CPU/op", "peer", "req/s", "p50", "p99", "CPU/op", "ratio", "ratio per rep", "CPU ratio", "gateway RSS")
 	for _, r := range rows {
-		ra, a50, a99, rss := merged(r.ra)
-		rb, b50, b99, _ := merged(r.rb)
+		ra, a50, a99, rss, acpu := merged(r.ra)
+		rb, b50, b99, _, bcpu := merged(r.rb)
+		cpuRatio := "-"
+		if acpu > 0 && bcpu > 0 {
+			cpuRatio = fmt.Sprintf("%.2f×", float64(bcpu)/float64(acpu))
+		}
 		var per []string
 		for i := range r.ra {
 			if x := r.rb[i].rate(); x > 0 {
@@ -454,8 +504,8 @@ func printTable(rows []row) {
 		if rb > 0 {
 			ratio = ra / rb
 		}
-		fmt.Printf("%-18s %-14s %9.0f %9v %9v   %-14s %9.0f %9v %9v   %6.2f× %17s %8.1f MiB\n",
-			r.title, r.a, ra, a50, a99, r.b, rb, b50, b99, ratio, strings.Join(per, " "), float64(rss)/1024)
+		fmt.Printf("%-18s %-8s %7.0f %8v %8v %8s   %-13s %7.0f %8v %8v %8s   %5.2f× %13s %9s %7.1f MiB\n",
+			r.title, r.a, ra, a50, a99, cpuCell(acpu), r.b, rb, b50, b99, cpuCell(bcpu), ratio, strings.Join(per, " "), cpuRatio, float64(rss)/1024)
 	}
 }
 
@@ -584,4 +634,17 @@ func errorCode(body []byte) string {
 		}
 	}
 	return ""
+}
+
+// loadavg is the 1-minute load average, for the record.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
 }
