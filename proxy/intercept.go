@@ -121,7 +121,19 @@ func (g *Gateway) intercept(resp *http.Response, run func(upReq *http.Request) (
 func (g *Gateway) complete(upReq *http.Request, id, location string) (*flow.Response, error) {
 	ctx := upReq.Context()
 	internal := g.internal(upReq, location)
-	tx, err := g.tracker.Peek(ctx, id)
+	// A redirect that stays inside the authorization server may be a step
+	// of its sign-in, not the end of the flow: the transaction is only read.
+	// Any other redirect ends the flow, whatever it carries, so the
+	// transaction is taken at once: of two racing completions only one gets
+	// it, and a flow costs one store round trip less than a read and a take.
+	take := !internal
+	var tx *flow.Transaction
+	var err error
+	if take {
+		tx, err = g.tracker.Take(ctx, id)
+	} else {
+		tx, err = g.tracker.Peek(ctx, id)
+	}
 	if errors.Is(err, flow.ErrUnknown) {
 		if internal {
 			return nil, nil
@@ -137,13 +149,16 @@ func (g *Gateway) complete(upReq *http.Request, id, location string) (*flow.Resp
 	if perr != nil && internal {
 		return nil, nil
 	}
-	// Complete the transaction: of two racing completions only one gets it.
-	if tx, err = g.tracker.Take(ctx, id); errors.Is(err, flow.ErrUnknown) {
-		g.m.InterceptFailures.WithLabelValues("unknown_transaction").Inc()
-		return nil, oauth.ErrInvalidRequest.WithDescription("this authorization flow was already completed; start again")
-	} else if err != nil {
-		g.m.InterceptFailures.WithLabelValues("store").Inc()
-		return nil, storeError(err)
+	if !take {
+		// The redirect stays on the server's hosts yet is the client's
+		// authorization response: take the transaction now.
+		if tx, err = g.tracker.Take(ctx, id); errors.Is(err, flow.ErrUnknown) {
+			g.m.InterceptFailures.WithLabelValues("unknown_transaction").Inc()
+			return nil, oauth.ErrInvalidRequest.WithDescription("this authorization flow was already completed; start again")
+		} else if err != nil {
+			g.m.InterceptFailures.WithLabelValues("store").Inc()
+			return nil, storeError(err)
+		}
 	}
 	if perr != nil {
 		reason := "malformed_response"

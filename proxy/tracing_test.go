@@ -242,19 +242,20 @@ func TestTracingPARAndJARMFlow(t *testing.T) {
 	if want := fmt.Sprintf("00-%s-%s-01", clientTrace, up.SpanContext.SpanID()); len(tps) != 1 || tps[0] != want {
 		t.Errorf("upstream traceparents %q, want [%q]", tps, want)
 	}
-	// The interception: the transaction is peeked at and taken with its
-	// expanded query, the request_uri consumed.
+	// The interception: the transaction is taken (a redirect to the client
+	// ends the flow: no read first) with its expanded query, the request_uri
+	// consumed.
 	icpt := s.one(t, "intercept")
 	wantAttrs(t, icpt, map[string]string{"parjarm.outcome": "delivered", "oauth.client_id": "conf", "oauth.response_mode": "fragment.jwt"})
-	wantChildren(t, s, icpt, "store.get", "store.take", "store.take", "store.take")
+	wantChildren(t, s, icpt, "store.take", "store.take", "store.take")
 	var namespaces []string
 	for _, sp := range s {
 		if sp.Parent.SpanID() == icpt.SpanContext.SpanID() {
 			namespaces = append(namespaces, attrs(sp)["parjarm.store.namespace"])
 		}
 	}
-	if got := strings.Join(namespaces, ","); got != "tx,tx,exp,par" {
-		t.Errorf("intercept store namespaces %s, want tx,tx,exp,par", got)
+	if got := strings.Join(namespaces, ","); got != "tx,exp,par" {
+		t.Errorf("intercept store namespaces %s, want tx,exp,par", got)
 	}
 
 	noSecrets(t, s, confSecret, uri, strings.TrimPrefix(uri, par.RequestURIPrefix), state, txID, "pjt_",
