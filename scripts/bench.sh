@@ -24,7 +24,8 @@
 # of header plus the node, redis-server and oidc-provider versions.
 # Environment: COMPARE_DURATION (one measured run, default 10s), COMPARE_REPS
 # (repetitions per system and scenario, default 2), COMPARE_CONNS
-# (connections, default 64), CPU_PROFILE (also write a CPU profile of the
+# (connections, default 64), COMPARE_SCENARIOS (comma-separated, of push,
+# flow, pass; default all three), CPU_PROFILE (also write a CPU profile of the
 # gateway under the flow load there; read it with go tool pprof -top
 # bin/parjarm FILE).
 set -euo pipefail
@@ -50,11 +51,12 @@ if [ "${1:-}" = compare ]; then
   duration=${COMPARE_DURATION:-10s}
   reps=${COMPARE_REPS:-2}
   conns=${COMPARE_CONNS:-64}
+  scenarios=${COMPARE_SCENARIOS:-push,flow,pass}
   out="bench/results/$(date -u +%Y-%m-%d-%H%M)-compare.txt"
   [ ! -e "$out" ] || die "$out already exists: wait a minute and run again"
   {
     echo "# parjarm compare, $(date -u +'%Y-%m-%d %H:%M:%S') UTC"
-    echo "# command: COMPARE_DURATION=$duration COMPARE_REPS=$reps COMPARE_CONNS=$conns${CPU_PROFILE:+ CPU_PROFILE=$CPU_PROFILE} scripts/bench.sh compare"
+    echo "# command: COMPARE_DURATION=$duration COMPARE_REPS=$reps COMPARE_CONNS=$conns COMPARE_SCENARIOS=$scenarios${CPU_PROFILE:+ CPU_PROFILE=$CPU_PROFILE} scripts/bench.sh compare"
     echo "# commit: $(commit_of)"
     echo "# go: $(go version | cut -d' ' -f3-), node: $(node --version), redis: $(redis-server --version | cut -d' ' -f3)," \
       "oidc-provider: $(sed -n 's/^  "version": "\(.*\)",$/\1/p' e2e/node_modules/oidc-provider/package.json)"
@@ -62,7 +64,7 @@ if [ "${1:-}" = compare ]; then
     echo "# load average before: $(load)"
   } | tee "$out"
   status=0
-  ./bin/parjarm-compare -gateway bin/parjarm -duration "$duration" -reps "$reps" -conns "$conns" \
+  ./bin/parjarm-compare -gateway bin/parjarm -duration "$duration" -reps "$reps" -conns "$conns" -scenarios "$scenarios" \
     ${CPU_PROFILE:+-cpuprofile "$CPU_PROFILE"} 2>&1 | tee -a "$out" || status=$?
   echo "# load average after: $(load)" | tee -a "$out"
   echo "bench: results in $out" >&2
