@@ -59,6 +59,7 @@ type options struct {
 	cpuProfile                 string
 	profileSecs                int
 	scenarios                  string
+	profileScenario            string
 }
 
 func main() {
@@ -70,8 +71,9 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "length of one measured run")
 	flag.IntVar(&o.reps, "reps", 2, "repetitions of each scenario per system (alternating)")
 	flag.IntVar(&o.conns, "conns", 64, "concurrent connections")
-	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the gateway under the flow load to this file (an extra run, not measured)")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the gateway under the load of -profile-scenario to this file (an extra run, not measured)")
 	flag.IntVar(&o.profileSecs, "profile-seconds", 20, "length of the CPU profile")
+	flag.StringVar(&o.profileScenario, "profile-scenario", "flow", "the scenario under whose load -cpuprofile profiles the gateway: push, flow or pass")
 	flag.StringVar(&o.scenarios, "scenarios", "push,flow,pass", "scenarios to run, comma-separated: push, flow, pass")
 	flag.Parse()
 	if o.reps < 1 || o.conns < 1 || o.duration <= 0 {
@@ -165,7 +167,7 @@ func run(o options) error {
 			r.rb = append(r.rb, rb)
 		}
 		rows = append(rows, r)
-		if p.key == "flow" && o.cpuProfile != "" {
+		if p.key == o.profileScenario && o.cpuProfile != "" {
 			if err := profileUnderLoad(ctx, gw, p.a, p.opA, o); err != nil {
 				return fmt.Errorf("cpu profile: %w", err)
 			}
@@ -185,8 +187,8 @@ func run(o options) error {
 	return nil
 }
 
-// profileUnderLoad fetches a CPU profile of the gateway while the flow load
-// runs (a run of its own, not counted).
+// profileUnderLoad fetches a CPU profile of the gateway while the load of
+// one scenario runs (a run of its own, not counted).
 func profileUnderLoad(ctx context.Context, gw *gateway, s system, o0 op, o options) error {
 	done := make(chan error, 1)
 	go func() { done <- gw.cpuProfile(ctx, o.profileSecs, o.cpuProfile) }()
