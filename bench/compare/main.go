@@ -21,12 +21,14 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httputil"
@@ -74,8 +76,16 @@ func main() {
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the gateway under the load of -profile-scenario to this file (an extra run, not measured)")
 	flag.IntVar(&o.profileSecs, "profile-seconds", 20, "length of the CPU profile")
 	flag.StringVar(&o.profileScenario, "profile-scenario", "flow", "the scenario under whose load -cpuprofile profiles the gateway: push, flow or pass")
+	serveBareUpstream := flag.String("serve-bare", "", "internal: serve the bare httputil proxy in front of this upstream URL")
 	flag.StringVar(&o.scenarios, "scenarios", "push,flow,pass", "scenarios to run, comma-separated: push, flow, pass")
 	flag.Parse()
+	if *serveBareUpstream != "" {
+		if err := serveBare(*serveBareUpstream); err != nil {
+			fmt.Fprintln(os.Stderr, "compare: bare proxy:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if o.reps < 1 || o.conns < 1 || o.duration <= 0 {
 		fmt.Fprintln(os.Stderr, "compare: -reps, -conns and -duration must be positive")
 		os.Exit(2)
@@ -122,11 +132,10 @@ func run(o options) error {
 
 	gwc, peerc, barec := newClient(o.conns), newClient(o.conns), newClient(o.conns)
 	// The gateway's operations cost its own CPU and Redis's; the peer keeps
-	// its state in its own process. The bare proxy runs inside this driver
-	// (with the load and the stand-in upstream), so its CPU is not counted.
+	// its state in its own process; the bare proxy runs in its own.
 	gateway := system{name: "gateway", base: gw.public, http: gwc, rss: gw.rssKiB, pids: []int{gw.cmd.Process.Pid, redis.cmd.Process.Pid}}
 	peerSys := system{name: "oidc-provider", base: peer.url, http: peerc, cookie: cookie, pids: []int{peer.cmd.Process.Pid}}
-	bareSys := system{name: "httputil", base: bare.URL, http: barec}
+	bareSys := system{name: "httputil", base: bare.url, http: barec, pids: []int{bare.cmd.Process.Pid}}
 
 	type pair struct {
 		key, title string
@@ -511,18 +520,68 @@ func printTable(rows []row) {
 	}
 }
 
-// startBareProxy is the pass-through baseline: httputil.ReverseProxy with a
+// bareProxy is the pass-through baseline: httputil.ReverseProxy with a
 // transport that keeps as many idle connections as the load uses, and
 // nothing else.
-func startBareProxy(upstream string) (*serverHandle, error) {
+func bareProxy(upstream *url.URL) http.Handler {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	return &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(upstream) }, Transport: t}
+}
+
+// serveBare runs the bare proxy in this process (the driver re-executed
+// with -serve-bare) on a free port, prints its URL and serves until killed.
+func serveBare(upstream string) error {
 	u, err := url.Parse(upstream)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	fmt.Println("http://" + ln.Addr().String())
+	srv := &http.Server{Handler: bareProxy(u), ReadHeaderTimeout: 5 * time.Second}
+	return srv.Serve(ln)
+}
+
+// bareProcess is the bare proxy in a process of its own, as the gateway
+// is, so that neither shares the driver's Go runtime.
+type bareProcess struct {
+	url  string
+	cmd  *exec.Cmd
+	exit chan struct{}
+}
+
+func startBareProxy(upstream string) (*bareProcess, error) {
+	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = 64
-	rp := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(u) }, Transport: t}
-	return serve(rp)
+	cmd := exec.Command(self, "-serve-bare", upstream)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	b := &bareProcess{cmd: cmd, exit: make(chan struct{})}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	go func() { _ = cmd.Wait(); close(b.exit) }()
+	if err != nil || !strings.HasPrefix(line, "http://") {
+		b.Close()
+		return nil, fmt.Errorf("the bare proxy did not start: %q %v", line, err)
+	}
+	b.url = strings.TrimSpace(line)
+	return b, nil
+}
+
+func (b *bareProcess) Close() {
+	_ = b.cmd.Process.Kill()
+	<-b.exit
 }
 
 // peer is the node oidc-provider process.
