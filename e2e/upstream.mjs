@@ -164,7 +164,7 @@ function certificateFromHeader({ header, caPem }) {
  * ({ header, caPem }), with mutual TLS behind a load balancer
  * (certificateFromHeader).
  */
-export function buildProvider({ issuer, clients, jwks = upstreamKeys(), features = {}, mountPath = '', pkce = true, mtls }) {
+export function buildProvider({ issuer, clients, jwks = upstreamKeys(), features = {}, mountPath = '', pkce = true, mtls, config = {} }) {
   const provider = new Provider(issuer, {
     clients,
     jwks,
@@ -233,6 +233,9 @@ export function buildProvider({ issuer, clients, jwks = upstreamKeys(), features
       Grant: 3600,
       RefreshToken: 3600,
     },
+    // Only for control experiments (bench/compare/peer.mjs): more provider
+    // configuration, such as loadExistingGrant.
+    ...config,
   });
   provider.proxy = true;
   if (!pkce) withoutPKCE(provider);
