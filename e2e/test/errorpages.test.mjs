@@ -181,7 +181,8 @@ describe('error pages in a real browser (headless Chromium)', () => {
     // to the client with login_required and that state. The gateway never
     // lets such a response through.
     const c = world.clients[CLIENTS.basic];
-    const txid = `pjt_${b64url(32)}`;
+    // The shape of a transaction id: pjt_, the 8-byte hash tag, 32 random bytes.
+    const txid = `pjt_${b64url(8)}${b64url(32)}`;
     const { params } = await newRequest(c, { state: txid, prompt: 'none' });
     await browser.context.clearCookies();
     await expectPage(await visit(authorizationUrl(as, params).href), { kind: 'flow_expired', status: 400, origin: world.issuer, secrets: [txid], code: 'invalid_request', openDetails: true });
