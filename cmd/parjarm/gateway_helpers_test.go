@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"testing"
 	"time"
 )
@@ -34,4 +36,16 @@ func startGateway(t *testing.T, env map[string]string) {
 		}
 	})
 	waitReady(t, "http://"+env["PARJARM_ADMIN_ADDR"]+"/readyz", done)
+}
+
+// httpGet GETs u and returns the status and the body.
+func httpGet(t *testing.T, u string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

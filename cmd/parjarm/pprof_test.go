@@ -13,16 +13,6 @@ import (
 // PARJARM_PPROF mounts the Go profiles on the admin listener only; off by
 // default.
 func TestPprofIsOptInAndOnlyOnTheAdminListener(t *testing.T) {
-	get := func(t *testing.T, u string) (int, string) {
-		t.Helper()
-		resp, err := http.Get(u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
 	for _, tc := range []struct {
 		name      string
 		pprof     string // "" = unset
@@ -51,7 +41,7 @@ func TestPprofIsOptInAndOnlyOnTheAdminListener(t *testing.T) {
 			waitReady(t, "http://"+admin+"/readyz", done)
 
 			for _, p := range []string{"/debug/pprof/", "/debug/pprof/goroutine?debug=1", "/debug/pprof/cmdline"} {
-				status, body := get(t, "http://"+admin+p)
+				status, body := httpGet(t, "http://"+admin+p)
 				if status != tc.wantAdmin {
 					t.Fatalf("admin %s: status %d, want %d", p, status, tc.wantAdmin)
 				}
@@ -61,11 +51,11 @@ func TestPprofIsOptInAndOnlyOnTheAdminListener(t *testing.T) {
 			}
 			// The public listener never serves them: the path is the
 			// upstream's, proxied (the test upstream has no such page).
-			status, body := get(t, issuer+"/debug/pprof/")
+			status, body := httpGet(t, issuer+"/debug/pprof/")
 			if status != http.StatusNotFound || strings.Contains(body, "profile") {
 				t.Fatalf("public /debug/pprof/: status %d, body %.200q; want the upstream's 404", status, body)
 			}
-			if status, _ := get(t, "http://"+admin+"/metrics"); status != http.StatusOK {
+			if status, _ := httpGet(t, "http://"+admin+"/metrics"); status != http.StatusOK {
 				t.Fatalf("admin /metrics: status %d, want 200", status)
 			}
 		})

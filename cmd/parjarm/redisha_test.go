@@ -1,13 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -49,22 +47,7 @@ func TestRunUsesTheConfiguredRedisMode(t *testing.T) {
 			for k, v := range tc.env(t) {
 				env[k] = v
 			}
-			ctx, cancel := context.WithCancel(context.Background())
-			var out syncBuffer
-			done := make(chan error, 1)
-			go func() { done <- run(ctx, nil, env, &out) }()
-			t.Cleanup(func() {
-				cancel()
-				select {
-				case err := <-done:
-					if err != nil {
-						t.Errorf("run: %v", err)
-					}
-				case <-time.After(20 * time.Second):
-					t.Error("no graceful shutdown")
-				}
-			})
-			waitReady(t, "http://"+admin+"/readyz", done)
+			startGateway(t, env)
 
 			form := url.Values{"client_id": {"app"}, "response_type": {"code"}, "redirect_uri": {"https://app.example/cb"}, "scope": {"openid"}}
 			req, _ := http.NewRequest(http.MethodPost, issuer+"/par", strings.NewReader(form.Encode()))

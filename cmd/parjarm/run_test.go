@@ -230,35 +230,25 @@ func TestRunServesAndShutsDownGracefully(t *testing.T) {
 	go func() { done <- run(ctx, nil, env, &out) }()
 
 	waitReady(t, "http://"+admin+"/readyz", done)
-	get := func(u string) (int, string) {
-		t.Helper()
-		resp, err := http.Get(u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	if status, body := get("http://" + admin + "/healthz"); status != 200 || body != "ok\n" {
+	if status, body := httpGet(t, "http://"+admin+"/healthz"); status != 200 || body != "ok\n" {
 		t.Fatalf("healthz: %d %q", status, body)
 	}
-	if status, body := get(issuer + "/hello"); status != 200 || body != "hello" {
+	if status, body := httpGet(t, issuer+"/hello"); status != 200 || body != "hello" {
 		t.Fatalf("pass-through: %d %q", status, body)
 	}
 	pushed := pushApp(t, issuer)
-	if status, body := get("http://" + admin + "/metrics"); status != 200 || !strings.Contains(body, `parjarm_par_pushes_total{outcome="created"} 1`) {
+	if status, body := httpGet(t, "http://"+admin+"/metrics"); status != 200 || !strings.Contains(body, `parjarm_par_pushes_total{outcome="created"} 1`) {
 		t.Fatalf("metrics: %d\n%s", status, body)
 	}
 	var disc map[string]any
-	_, body := get(issuer + "/.well-known/openid-configuration")
+	_, body := httpGet(t, issuer+"/.well-known/openid-configuration")
 	_ = json.Unmarshal([]byte(body), &disc)
 	if disc["pushed_authorization_request_endpoint"] != issuer+"/par" {
 		t.Fatalf("discovery: %v", disc)
 	}
 	t.Run("readiness follows the store", func(t *testing.T) {
 		redis.Stop()
-		if status, body := get("http://" + admin + "/readyz"); status != http.StatusServiceUnavailable || !strings.Contains(body, "store") {
+		if status, body := httpGet(t, "http://"+admin+"/readyz"); status != http.StatusServiceUnavailable || !strings.Contains(body, "store") {
 			t.Fatalf("readyz with Redis down: %d %q", status, body)
 		}
 		redis.Restart()
