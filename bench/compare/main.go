@@ -43,6 +43,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/parjarm/parjarm/bench/internal/procs"
 )
 
 // The client registered at the gateway and at the peer alike.
@@ -592,7 +594,7 @@ type peer struct {
 }
 
 func startPeer(ctx context.Context, node, script, dir string) (*peer, error) {
-	addr, err := freeAddr()
+	addr, err := procs.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -620,7 +622,7 @@ func startPeer(ctx context.Context, node, script, dir string) (*peer, error) {
 			return nil, fmt.Errorf("the peer exited during start-up:\n%s", b)
 		default:
 		}
-		if status, _, err := get(ctx, p.url+"/.well-known/openid-configuration"); err == nil && status == http.StatusOK {
+		if status, _, err := procs.Get(ctx, p.url+"/.well-known/openid-configuration"); err == nil && status == http.StatusOK {
 			return p, nil
 		}
 		if time.Now().After(deadline) {

@@ -18,19 +18,9 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/parjarm/parjarm/bench/internal/procs"
 )
-
-// dieWithUs makes the kernel kill a child when the driver dies.
-var dieWithUs = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
 
 // serverHandle is an in-process HTTP server on a free loopback port.
 type serverHandle struct {
@@ -94,14 +84,14 @@ type redisServer struct {
 }
 
 func startRedis(ctx context.Context, binary, dir string) (*redisServer, error) {
-	addr, err := freeAddr()
+	addr, err := procs.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
 	_, port, _ := net.SplitHostPort(addr)
 	cmd := exec.Command(binary, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--dir", dir, "--protected-mode", "yes", "--loglevel", "warning")
-	cmd.SysProcAttr = dieWithUs
+	cmd.SysProcAttr = procs.DieWithUs
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w (install it with apt-get install -y redis-server)", binary, err)
 	}
@@ -149,11 +139,11 @@ type gateway struct {
 // (parjarm keys generate), starts the stand-in upstream and the gateway in
 // front of it with the Redis store, and waits for /readyz.
 func startGateway(ctx context.Context, binary, dir, redisAddr string) (*gateway, *serverHandle, error) {
-	listen, err := freeAddr()
+	listen, err := procs.FreeAddr()
 	if err != nil {
 		return nil, nil, err
 	}
-	admin, err := freeAddr()
+	admin, err := procs.FreeAddr()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -194,7 +184,7 @@ func startGateway(ctx context.Context, binary, dir, redisAddr string) (*gateway,
 		"PARJARM_PPROF=true",
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = dieWithUs
+	cmd.SysProcAttr = procs.DieWithUs
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		up.Close()
@@ -210,7 +200,7 @@ func startGateway(ctx context.Context, binary, dir, redisAddr string) (*gateway,
 			return nil, nil, fmt.Errorf("the gateway exited during start-up: %v\n%s", g.exitErr, g.tail())
 		default:
 		}
-		if status, _, err := get(ctx, g.admin+"/readyz"); err == nil && status == http.StatusOK {
+		if status, _, err := procs.Get(ctx, g.admin+"/readyz"); err == nil && status == http.StatusOK {
 			return g, up, nil
 		}
 		if time.Now().After(deadline) {
@@ -260,47 +250,9 @@ func (g *gateway) stop() error {
 	return nil
 }
 
-func (g *gateway) tail() string {
-	b, _ := os.ReadFile(g.log)
-	return string(b[max(0, len(b)-4000):])
-}
+func (g *gateway) tail() string { return procs.Tail(g.log) }
 
 // cpuProfile fetches a CPU profile of secs seconds into path.
 func (g *gateway) cpuProfile(ctx context.Context, secs int, path string) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(secs)*time.Second+30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.admin+"/debug/pprof/profile?seconds="+strconv.Itoa(secs), nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("status %d", resp.StatusCode)
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, b, 0o600)
-}
-
-// get fetches u with a short timeout and returns status and body.
-func get(ctx context.Context, u string) (int, []byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return 0, nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	return resp.StatusCode, b, err
+	return procs.CPUProfile(ctx, g.admin, secs, path)
 }

@@ -30,6 +30,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/parjarm/parjarm/bench/internal/procs"
 )
 
 func main() {
@@ -180,7 +182,7 @@ func soak(ctx context.Context, o options) (*report, error) {
 	}
 	if rep.end.goroutines > rep.start.goroutines {
 		// Where the extra goroutines are, for the report.
-		if status, body, err := get(ctx, gw.admin+"/debug/pprof/goroutine?debug=1"); err == nil && status == http.StatusOK {
+		if status, body, err := procs.Get(ctx, gw.admin+"/debug/pprof/goroutine?debug=1"); err == nil && status == http.StatusOK {
 			rep.goroutineProfile = topStacks(body, 5)
 		}
 	}

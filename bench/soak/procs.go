@@ -19,21 +19,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/parjarm/parjarm/bench/internal/procs"
 )
-
-// freeAddr returns a free 127.0.0.1 port as host:port.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
-// dieWithUs makes the kernel kill a child when the driver dies, so nothing
-// it starts outlives it.
-var dieWithUs = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 
 // redisServer is a private redis-server without persistence: a restart
 // brings it back empty, as a crashed cache would.
@@ -49,7 +37,7 @@ func startRedis(ctx context.Context, binary, dir string) (*redisServer, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	addr, err := freeAddr()
+	addr, err := procs.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +55,7 @@ func (r *redisServer) start(ctx context.Context, timeout time.Duration) error {
 	for {
 		cmd := exec.Command(r.binary, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 			"--dir", r.dir, "--protected-mode", "yes", "--loglevel", "warning")
-		cmd.SysProcAttr = dieWithUs
+		cmd.SysProcAttr = procs.DieWithUs
 		if err := cmd.Start(); err != nil {
 			return fmt.Errorf("start %s: %w (install it with apt-get install -y redis-server)", r.binary, err)
 		}
@@ -237,11 +225,11 @@ type gateway struct {
 // stand-in upstream, with Redis at redisAddr, and waits until /readyz
 // answers 200.
 func startGateway(ctx context.Context, binary, dir string, redisAddr string) (*gateway, *upstream, error) {
-	listen, err := freeAddr()
+	listen, err := procs.FreeAddr()
 	if err != nil {
 		return nil, nil, err
 	}
-	admin, err := freeAddr()
+	admin, err := procs.FreeAddr()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -276,7 +264,7 @@ func startGateway(ctx context.Context, binary, dir string, redisAddr string) (*g
 		"PARJARM_PPROF=true",
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = dieWithUs
+	cmd.SysProcAttr = procs.DieWithUs
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		up.close()
@@ -299,7 +287,7 @@ func startGateway(ctx context.Context, binary, dir string, redisAddr string) (*g
 			return nil, nil, fmt.Errorf("the gateway exited during start-up: %v\n%s", g.exitErr, g.tail())
 		default:
 		}
-		if status, _, err := get(ctx, g.admin+"/readyz"); err == nil && status == http.StatusOK {
+		if status, _, err := procs.Get(ctx, g.admin+"/readyz"); err == nil && status == http.StatusOK {
 			return g, up, nil
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
@@ -325,7 +313,7 @@ func (g *gateway) sample(ctx context.Context, atMost int, wait time.Duration) (s
 	deadline := time.Now().Add(wait)
 	for {
 		s := sample{at: time.Now()}
-		status, body, err := get(ctx, g.admin+"/metrics")
+		status, body, err := procs.Get(ctx, g.admin+"/metrics")
 		if err != nil || status != http.StatusOK {
 			return s, fmt.Errorf("admin /metrics: status %d, %v", status, err)
 		}
@@ -382,27 +370,7 @@ func (g *gateway) panics() string {
 }
 
 // tail returns the end of the gateway's log.
-func (g *gateway) tail() string {
-	b, _ := os.ReadFile(g.log)
-	return string(b[max(0, len(b)-4000):])
-}
-
-// get fetches u with a short timeout and returns status and body.
-func get(ctx context.Context, u string) (int, []byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return 0, nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	return resp.StatusCode, b, err
-}
+func (g *gateway) tail() string { return procs.Tail(g.log) }
 
 // parseGoroutines reads go_goroutines from a Prometheus text exposition.
 func parseGoroutines(metrics []byte) (int, error) {
@@ -442,26 +410,7 @@ func topStacks(profile []byte, n int) string {
 	return strings.Join(blocks, "\n\n")
 }
 
-// cpuProfile fetches a CPU profile of secs seconds from the gateway's
-// /debug/pprof/profile into path.
+// cpuProfile fetches a CPU profile of secs seconds into path.
 func (g *gateway) cpuProfile(ctx context.Context, secs int, path string) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(secs)*time.Second+30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.admin+"/debug/pprof/profile?seconds="+strconv.Itoa(secs), nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("status %d", resp.StatusCode)
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, b, 0o600)
+	return procs.CPUProfile(ctx, g.admin, secs, path)
 }
