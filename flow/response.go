@@ -54,7 +54,13 @@ func StateOf(location string) (string, bool) {
 // ID Token that happens to contain one) is not an id. location is read both
 // as it is and as a browser reads it (BrowserForm).
 func IDsIn(location string) []string {
-	f := idFinder{seen: map[string]bool{}}
+	if !strings.Contains(location, idPrefix) && !strings.ContainsAny(location, "%\t\n\r") {
+		// No id can be in it, raw, escaped or split by what a browser drops:
+		// the common case of every proxied redirect and page costs nothing
+		// more.
+		return nil
+	}
+	var f idFinder
 	f.scan(location, 0)
 	if b := BrowserForm(location); b != location {
 		f.scan(b, 0)
@@ -65,10 +71,7 @@ func IDsIn(location string) []string {
 // maxNesting is how deep IDsIn looks into values that are URLs or queries.
 const maxNesting = 4
 
-type idFinder struct {
-	ids  []string
-	seen map[string]bool
-}
+type idFinder struct{ ids []string }
 
 // scan reads the parameter values of s, a URL (depth 0) or a value that is
 // a URL or a query (depth > 0).
@@ -79,8 +82,7 @@ func (f *idFinder) scan(s string, depth int) {
 	for _, v := range LooseParams(s) {
 		dec := Unescape(v)
 		for _, c := range []string{v, dec} {
-			if IsID(c) && !f.seen[c] {
-				f.seen[c] = true
+			if IsID(c) && !slices.Contains(f.ids, c) {
 				f.ids = append(f.ids, c)
 			}
 		}

@@ -280,6 +280,7 @@ func TestIDsIn(t *testing.T) {
 		{"a percent-encoded id", "https://c.example/cb?code=%zz&state=" + strings.Replace(id, "_", "%5F", 1), []string{id}},
 		{"an encoded name", "https://c.example/cb?st%61te=" + id + "&state=s", []string{id}},
 		{"a tab a browser removes", "https://c.example/cb?state=" + id[:9] + "\t" + id[9:], []string{id}},
+		{"a newline inside the marker", "https://c.example/cb?state=pj\nt_" + id[4:], []string{id}},
 		{"a login page's return URL", "/login?return=" + url.QueryEscape("/auth?state="+id), []string{id}},
 		{"a return URL inside a return URL", "/login?next=" + url.QueryEscape("/consent?return="+url.QueryEscape("/auth?x=1&state="+id)), []string{id}},
 		{"a saved query", "/login?q=" + url.QueryEscape("client_id=c&state="+id), []string{id}},
