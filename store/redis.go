@@ -74,6 +74,10 @@ type RedisOptions struct {
 // reach Redis wraps ErrUnavailable.
 type Redis struct {
 	client redis.UniversalClient
+	// batch sends the commands of concurrent operations in shared
+	// pipelines (batch.go); nil with minReplicas, whose WAIT must follow
+	// the operation's own writes on its connection.
+	batch *batcher
 	// minReplicas and waitTimeout are WAIT's arguments; no WAIT when
 	// minReplicas is zero.
 	minReplicas int
@@ -168,7 +172,11 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 // timeout) with the write before it, so it may block for at most half of
 // it: its reply then arrives before the deadline.
 func newRedis(client redis.UniversalClient, minReplicas int, readTimeout time.Duration) *Redis {
-	return &Redis{client: client, minReplicas: minReplicas, waitTimeout: max(readTimeout/2, time.Millisecond)}
+	r := &Redis{client: client, minReplicas: minReplicas, waitTimeout: max(readTimeout/2, time.Millisecond)}
+	if minReplicas == 0 {
+		r.batch = newBatcher(client, batchWorkers)
+	}
+	return r
 }
 
 // clientName is what CLIENT LIST shows for the gateway's connections.
@@ -294,8 +302,12 @@ func (r *Redis) Put(ctx context.Context, key string, value []byte, ttl time.Dura
 	if err := checkTTL(ttl); err != nil {
 		return err
 	}
-	if r.minReplicas == 0 {
-		if err := r.client.Set(ctx, key, value, ttl).Err(); err != nil {
+	if r.batch != nil {
+		var set *redis.StatusCmd
+		if err := r.batch.do(ctx, func(p redis.Pipeliner) { set = p.Set(ctx, key, value, ttl) }); err != nil {
+			return unavailable("SET", err)
+		}
+		if err := set.Err(); err != nil {
 			return unavailable("SET", err)
 		}
 		return nil
@@ -313,7 +325,15 @@ func (r *Redis) Put(ctx context.Context, key string, value []byte, ttl time.Dura
 
 // Get returns the value stored under key, or ErrNotFound.
 func (r *Redis) Get(ctx context.Context, key string) ([]byte, error) {
-	b, err := r.client.Get(ctx, key).Bytes()
+	var get *redis.StringCmd
+	if r.batch != nil {
+		if err := r.batch.do(ctx, func(p redis.Pipeliner) { get = p.Get(ctx, key) }); err != nil {
+			return nil, unavailable("GET", err)
+		}
+	} else {
+		get = r.client.Get(ctx, key)
+	}
+	b, err := get.Bytes()
 	if err != nil {
 		return nil, notFoundOr("GET", err)
 	}
@@ -324,8 +344,12 @@ func (r *Redis) Get(ctx context.Context, key string) ([]byte, error) {
 // returns ErrNotFound. One command, not GET then DEL: of concurrent Takes
 // exactly one gets the value (RFC 9126, section 7.3, single use).
 func (r *Redis) Take(ctx context.Context, key string) ([]byte, error) {
-	if r.minReplicas == 0 {
-		b, err := r.client.GetDel(ctx, key).Bytes()
+	if r.batch != nil {
+		var del *redis.StringCmd
+		if err := r.batch.do(ctx, func(p redis.Pipeliner) { del = p.GetDel(ctx, key) }); err != nil {
+			return nil, unavailable("GETDEL", err)
+		}
+		b, err := del.Bytes()
 		if err != nil {
 			return nil, notFoundOr("GETDEL", err)
 		}
@@ -356,8 +380,12 @@ func (r *Redis) PutIfAbsent(ctx context.Context, key string, value []byte, ttl t
 	if err := checkTTL(ttl); err != nil {
 		return false, err
 	}
-	if r.minReplicas == 0 {
-		ok, err := r.client.SetNX(ctx, key, value, ttl).Result()
+	if r.batch != nil {
+		var setNX *redis.BoolCmd
+		if err := r.batch.do(ctx, func(p redis.Pipeliner) { setNX = p.SetNX(ctx, key, value, ttl) }); err != nil {
+			return false, unavailable("SET NX", err)
+		}
+		ok, err := setNX.Result()
 		if err != nil {
 			return false, unavailable("SET NX", err)
 		}
@@ -400,12 +428,17 @@ func (r *Redis) PutAll(ctx context.Context, entries []Entry) error {
 			p.Set(ctx, e.Key, entryValue(e), e.TTL)
 		}
 	}
-	if r.minReplicas == 0 {
-		cmds, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error { queue(p); return nil })
+	if r.batch != nil {
+		var sets []*redis.StatusCmd
+		err := r.batch.do(ctx, func(p redis.Pipeliner) {
+			for _, e := range entries {
+				sets = append(sets, p.Set(ctx, e.Key, entryValue(e), e.TTL))
+			}
+		})
 		if err != nil {
 			return unavailable("SET", err)
 		}
-		for _, c := range cmds {
+		for _, c := range sets {
 			if err := c.Err(); err != nil {
 				return unavailable("SET", err)
 			}
@@ -487,8 +520,10 @@ return out
 // pipeline when MinReplicas is set.
 func (r *Redis) TakeLinked(ctx context.Context, key string) ([]byte, map[string][]byte, error) {
 	var res *redis.Cmd
-	if r.minReplicas == 0 {
-		res = r.client.Eval(ctx, takeLinkedScript, []string{key})
+	if r.batch != nil {
+		if err := r.batch.do(ctx, func(p redis.Pipeliner) { res = p.Eval(ctx, takeLinkedScript, []string{key}) }); err != nil {
+			return nil, nil, unavailable("EVAL", err)
+		}
 	} else {
 		wait, err := r.replicated(ctx, "EVAL", key, func(p redis.Pipeliner) {
 			res = p.Eval(ctx, takeLinkedScript, []string{key})
@@ -560,8 +595,10 @@ func (r *Redis) PutIfAbsentThen(ctx context.Context, mark Entry, then []Entry) (
 		args = append(args, entryValue(e), e.TTL.Milliseconds())
 	}
 	var res *redis.Cmd
-	if r.minReplicas == 0 {
-		res = r.client.Eval(ctx, putIfAbsentThenScript, keys, args...)
+	if r.batch != nil {
+		if err := r.batch.do(ctx, func(p redis.Pipeliner) { res = p.Eval(ctx, putIfAbsentThenScript, keys, args...) }); err != nil {
+			return false, unavailable("EVAL", err)
+		}
 	} else {
 		wait, err := r.replicated(ctx, "EVAL", mark.Key, func(p redis.Pipeliner) {
 			res = p.Eval(ctx, putIfAbsentThenScript, keys, args...)
@@ -631,6 +668,9 @@ func (r *Redis) Ping(ctx context.Context) error {
 
 // Close closes every connection of the client.
 func (r *Redis) Close() error {
+	if r.batch != nil {
+		r.batch.close()
+	}
 	return r.client.Close()
 }
 
