@@ -23,11 +23,11 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -132,12 +132,11 @@ func run(o options) error {
 		return err
 	}
 
-	gwc, peerc, barec := newClient(o.conns), newClient(o.conns), newClient(o.conns)
 	// The gateway's operations cost its own CPU and Redis's; the peer keeps
 	// its state in its own process; the bare proxy runs in its own.
-	gateway := system{name: "gateway", base: gw.public, http: gwc, rss: gw.rssKiB, pids: []int{gw.cmd.Process.Pid, redis.cmd.Process.Pid}}
-	peerSys := system{name: "oidc-provider", base: peer.url, http: peerc, cookie: cookie, pids: []int{peer.cmd.Process.Pid}}
-	bareSys := system{name: "httputil", base: bare.url, http: barec, pids: []int{bare.cmd.Process.Pid}}
+	gateway := system{name: "gateway", base: gw.public, rss: gw.rssKiB, pids: []int{gw.cmd.Process.Pid, redis.cmd.Process.Pid}}
+	peerSys := system{name: "oidc-provider", base: peer.url, cookie: cookie, pids: []int{peer.cmd.Process.Pid}}
+	bareSys := system{name: "httputil", base: bare.url, pids: []int{bare.cmd.Process.Pid}}
 
 	type pair struct {
 		key, title string
@@ -167,8 +166,8 @@ func run(o options) error {
 		for i := range o.reps {
 			ra := measure(ctx, p.a, p.opA, o.conns, o.duration)
 			rb := measure(ctx, p.b, p.opB, o.conns, o.duration)
-			fmt.Printf("  %-18s rep %d: %-13s %6.0f/s (p50 %v, p99 %v, errors %d)  %-13s %6.0f/s (p50 %v, p99 %v, errors %d)  load %s\n",
-				p.title, i+1, p.a.name, ra.rate(), ra.pct(50), ra.pct(99), ra.failed, p.b.name, rb.rate(), rb.pct(50), rb.pct(99), rb.failed, loadavg())
+			fmt.Printf("  %-18s rep %d: %-13s %6.0f/s (p50 %v, p99 %v, errors %d, driver %v/op)  %-13s %6.0f/s (p50 %v, p99 %v, errors %d, driver %v/op)  load %s\n",
+				p.title, i+1, p.a.name, ra.rate(), ra.pct(50), ra.pct(99), ra.failed, ra.driverPerOp(), p.b.name, rb.rate(), rb.pct(50), rb.pct(99), rb.failed, rb.driverPerOp(), loadavg())
 			for _, e := range []result{ra, rb} {
 				for k, n := range e.kinds {
 					fmt.Printf("      %d × %s\n", n, k)
@@ -213,36 +212,21 @@ func profileUnderLoad(ctx context.Context, gw *gateway, s system, o0 op, o optio
 type system struct {
 	name   string
 	base   string
-	http   *http.Client
 	cookie string              // sent with every request (the peer's session)
 	rss    func() (int, error) // the process's RSS in KiB, if measured
 	pids   []int               // the processes whose CPU time its operations cost
 }
 
-// op runs one operation (a push, a flow, a GET) against a system; seq makes
-// its state unique.
-type op func(ctx context.Context, s system, seq int64) error
+// op runs one operation (a push, a flow, a GET) against a system over the
+// load worker's own connection; seq makes its state unique.
+type op func(ctx context.Context, s system, w *wire, seq int64) error
 
-func newClient(conns int) *http.Client {
-	t := &http.Transport{MaxIdleConnsPerHost: conns, MaxIdleConns: conns * 2, IdleConnTimeout: 30 * time.Second}
-	return &http.Client{
-		Transport:     t,
-		Timeout:       30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-}
-
-func (s system) do(req *http.Request) (*http.Response, []byte, error) {
+// header lines of every request to s.
+func (s system) header(extra ...string) []string {
 	if s.cookie != "" {
-		req.Header.Set("Cookie", s.cookie)
+		extra = append(extra, "Cookie: "+s.cookie)
 	}
-	resp, err := s.http.Do(req)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	return resp, body, err
+	return extra
 }
 
 func authForm(state string) url.Values {
@@ -253,15 +237,15 @@ func authForm(state string) url.Values {
 	}
 }
 
+// basicAuth is the client's Authorization header (RFC 6749, section 2.3.1).
+var basicAuth = "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(clientID)+":"+url.QueryEscape(clientSecret)))
+
 // push sends a pushed authorization request and returns its request_uri.
-func push(ctx context.Context, s system, path, state string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.base+path, strings.NewReader(authForm(state).Encode()))
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(clientID, clientSecret)
-	resp, body, err := s.do(req)
+func push(s system, w *wire, path, state string) (string, error) {
+	rep, err := w.do(request{
+		method: "POST", target: path, body: authForm(state).Encode(),
+		header: s.header("Content-Type: application/x-www-form-urlencoded", basicAuth),
+	})
 	if err != nil {
 		return "", err
 	}
@@ -269,16 +253,16 @@ func push(ctx context.Context, s system, path, state string) (string, error) {
 		RequestURI string `json:"request_uri"`
 		Error      string `json:"error"`
 	}
-	_ = json.Unmarshal(body, &pushed)
-	if resp.StatusCode != http.StatusCreated || pushed.RequestURI == "" {
-		return "", fmt.Errorf("push: %d %s", resp.StatusCode, pushed.Error)
+	_ = json.Unmarshal(rep.body, &pushed)
+	if rep.status != http.StatusCreated || pushed.RequestURI == "" {
+		return "", fmt.Errorf("push: %d %s", rep.status, pushed.Error)
 	}
 	return pushed.RequestURI, nil
 }
 
 func pushOp(path string) op {
-	return func(ctx context.Context, s system, seq int64) error {
-		_, err := push(ctx, s, path, "s"+strconv.FormatInt(seq, 10))
+	return func(_ context.Context, s system, w *wire, seq int64) error {
+		_, err := push(s, w, path, "s"+strconv.FormatInt(seq, 10))
 		return err
 	}
 }
@@ -287,31 +271,34 @@ func pushOp(path string) op {
 // redirects that stay on the system, and checks that the client receives a
 // JARM response JWT (and no bare code).
 func flowOp(pushPath, authPath string) op {
-	return func(ctx context.Context, s system, seq int64) error {
-		uri, err := push(ctx, s, pushPath, "s"+strconv.FormatInt(seq, 10))
+	return func(_ context.Context, s system, w *wire, seq int64) error {
+		uri, err := push(s, w, pushPath, "s"+strconv.FormatInt(seq, 10))
 		if err != nil {
 			return err
 		}
-		target := s.base + authPath + "?" + url.Values{"client_id": {clientID}, "request_uri": {uri}}.Encode()
+		target := authPath + "?" + url.Values{"client_id": {clientID}, "request_uri": {uri}}.Encode()
 		for range 5 {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+			rep, err := w.do(request{method: "GET", target: target, header: s.header()})
 			if err != nil {
 				return err
 			}
-			resp, body, err := s.do(req)
-			if err != nil {
-				return err
+			if rep.status < 300 || rep.status > 399 || rep.location == "" {
+				return fmt.Errorf("authorize: %d without a redirect%s", rep.status, errorCode(rep.body))
 			}
-			loc, err := resp.Location()
-			if resp.StatusCode < 300 || resp.StatusCode > 399 || err != nil {
-				return fmt.Errorf("authorize: %d without a redirect%s", resp.StatusCode, errorCode(body))
+			loc := rep.location
+			if strings.HasPrefix(loc, s.base+"/") {
+				loc = strings.TrimPrefix(loc, s.base)
 			}
-			if strings.HasPrefix(loc.String(), s.base+"/") {
-				target = loc.String()
+			if strings.HasPrefix(loc, "/") && !strings.HasPrefix(loc, "//") {
+				target = loc
 				continue
 			}
-			q := loc.Query()
-			if !strings.HasPrefix(loc.String(), redirectURI+"?") || q.Has("code") || strings.Count(q.Get("response"), ".") != 2 {
+			u, err := url.Parse(loc)
+			if err != nil {
+				return errors.New("authorize: the redirect is not a URL")
+			}
+			q := u.Query()
+			if !strings.HasPrefix(loc, redirectURI+"?") || q.Has("code") || strings.Count(q.Get("response"), ".") != 2 {
 				return errors.New("authorize: the redirect carries no JARM response")
 			}
 			return nil
@@ -320,17 +307,13 @@ func flowOp(pushPath, authPath string) op {
 	}
 }
 
-func passOp(ctx context.Context, s system, _ int64) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+"/hello", nil)
+func passOp(_ context.Context, s system, w *wire, _ int64) error {
+	rep, err := w.do(request{method: "GET", target: "/hello", header: s.header()})
 	if err != nil {
 		return err
 	}
-	resp, body, err := s.do(req)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK || string(body) != "hello" {
-		return fmt.Errorf("pass-through: %d", resp.StatusCode)
+	if rep.status != http.StatusOK || string(rep.body) != "hello" {
+		return fmt.Errorf("pass-through: %d", rep.status)
 	}
 	return nil
 }
@@ -343,6 +326,17 @@ type result struct {
 	kinds     map[string]int
 	maxRSSKiB int
 	cpu       time.Duration // CPU time of the system's processes during the run (0: not measured)
+	// driverCPU is the driver's own CPU time during the run: the load, and
+	// for the gateway and the bare proxy the stand-in upstream too.
+	driverCPU time.Duration
+}
+
+// driverPerOp is the driver's CPU time per successful operation of r.
+func (r result) driverPerOp() time.Duration {
+	if len(r.latencies) == 0 {
+		return 0
+	}
+	return (r.driverCPU / time.Duration(len(r.latencies))).Round(time.Microsecond)
 }
 
 func (r result) rate() float64 {
@@ -392,7 +386,7 @@ func measure(ctx context.Context, s system, o op, conns int, d time.Duration) re
 			}
 		})
 	}
-	cpu0 := cpuOf(s.pids)
+	cpu0, self0 := cpuOf(s.pids), cpuOf([]int{os.Getpid()})
 	start := time.Now()
 	end := start.Add(d)
 	var workers sync.WaitGroup
@@ -400,9 +394,18 @@ func measure(ctx context.Context, s system, o op, conns int, d time.Duration) re
 		workers.Go(func() {
 			var local []time.Duration
 			fails := map[string]int{}
+			w, err := newWire(s.base)
+			if err != nil {
+				mu.Lock()
+				res.kinds[err.Error()]++
+				res.failed++
+				mu.Unlock()
+				return
+			}
+			defer w.Close()
 			for time.Now().Before(end) {
 				t0 := time.Now()
-				err := o(ctx, s, seq.Add(1))
+				err := o(ctx, s, w, seq.Add(1))
 				if err != nil {
 					fails[kindOf(err)]++
 					continue
@@ -420,6 +423,7 @@ func measure(ctx context.Context, s system, o op, conns int, d time.Duration) re
 	}
 	workers.Wait()
 	res.elapsed = time.Since(start)
+	res.driverCPU = cpuOf([]int{os.Getpid()}) - self0
 	if len(s.pids) > 0 {
 		res.cpu = cpuOf(s.pids) - cpu0
 	}
