@@ -27,7 +27,7 @@ const (
 	// batchWorkers is how many pipelines may be in flight at once. A few
 	// suffice: a worker's batch grows with the load while it waits for
 	// Redis, and each in-flight pipeline holds one pooled connection.
-	batchWorkers = 4
+	batchWorkers = 8
 	// maxBatch bounds the operations of one pipeline, so that a burst
 	// cannot build one huge write.
 	maxBatch = 128
