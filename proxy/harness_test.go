@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"errors"
 
 	"io"
 	"net/http"
@@ -444,23 +445,39 @@ func (h *harness) authorize(query url.Values) *http.Response {
 
 func (h *harness) follow(target string) *http.Response {
 	h.t.Helper()
+	resp, err := h.tryFollow(target)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return resp
+}
+
+// tryFollow is follow returning its error instead of failing the test, for
+// goroutines: t.Fatal must be called from the test's own goroutine.
+func (h *harness) tryFollow(target string) (*http.Response, error) {
 	for range 10 {
-		resp := h.get(target)
+		if !strings.HasPrefix(target, "http") {
+			target = h.gw.URL + target
+		}
+		resp, err := h.http.Get(target)
+		if err != nil {
+			return nil, err
+		}
 		if resp.StatusCode < 300 || resp.StatusCode > 399 {
-			return resp
+			return resp, nil
 		}
 		loc, err := resp.Location()
 		if err != nil {
-			h.t.Fatal(err)
+			resp.Body.Close()
+			return nil, err
 		}
 		if !strings.HasPrefix(loc.String(), h.gw.URL) {
-			return resp
+			return resp, nil
 		}
 		resp.Body.Close()
 		target = loc.String()
 	}
-	h.t.Fatal("too many redirects")
-	return nil
+	return nil, errors.New("too many redirects")
 }
 
 // oauthErrorPage reads an error page and returns its status and error code.

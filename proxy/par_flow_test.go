@@ -194,7 +194,11 @@ func TestRacingFlowsOnOneRequestURIOnlyOneCompletes(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp := h.follow(l)
+			resp, err := h.tryFollow(l)
+			if err != nil {
+				t.Error(err)
+				return
+			}
 			status, code := oauthErrorPage(t, resp)
 			mu.Lock()
 			defer mu.Unlock()
