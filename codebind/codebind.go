@@ -14,11 +14,14 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/parjarm/parjarm/internal/record"
 	"github.com/parjarm/parjarm/oauth"
 	"github.com/parjarm/parjarm/store"
 )
 
-// Record is what the gateway knows of a code it delivered.
+// Record is what the gateway knows of a code it delivered. The store holds
+// it in its binary form (marshal); the JSON tags read what the version
+// before stored.
 type Record struct {
 	// ClientID is the client the code was issued to.
 	ClientID string `json:"client_id"`
@@ -28,6 +31,39 @@ type Record struct {
 	// request's PKCE parameters (RFC 7636, section 4.3); empty without PKCE.
 	CodeChallenge       string `json:"code_challenge,omitempty"`
 	CodeChallengeMethod string `json:"code_challenge_method,omitempty"`
+}
+
+// recordFormat is the first byte of a Record's binary form, its fields in
+// the order marshal appends them. A JSON value, from the version before,
+// starts with '{'.
+const recordFormat = 0x02
+
+// marshal returns rec's binary form.
+func (rec *Record) marshal() []byte {
+	b := make([]byte, 0, 1+record.StringsLen(rec.ClientID, rec.RedirectURI, rec.CodeChallenge, rec.CodeChallengeMethod))
+	b = append(b, recordFormat)
+	b = record.AppendString(b, rec.ClientID)
+	b = record.AppendString(b, rec.RedirectURI)
+	b = record.AppendString(b, rec.CodeChallenge)
+	return record.AppendString(b, rec.CodeChallengeMethod)
+}
+
+// unmarshalRecord decodes b, in the binary form or in the JSON of the
+// version before, so that codes delivered before an upgrade still redeem.
+func unmarshalRecord(b []byte) (Record, error) {
+	if record.IsJSON(b) {
+		// A variable of this path's own: json.Unmarshal makes it escape to
+		// the heap, and the binary path need not.
+		var old Record
+		err := json.Unmarshal(b, &old)
+		return old, err
+	}
+	d := record.NewDecoder(b, recordFormat)
+	rec := Record{ClientID: d.ReadString(), RedirectURI: d.ReadString(), CodeChallenge: d.ReadString(), CodeChallengeMethod: d.ReadString()}
+	if err := d.Finish(); err != nil {
+		return Record{}, err
+	}
+	return rec, nil
 }
 
 // errReplay is Redeem's answer to a code presented again.
@@ -75,10 +111,7 @@ func (b *Binder) Lifetime() time.Duration { return b.lifetime }
 // A code whose record is gone but whose mark remains was already presented.
 // An error means the code must not be delivered.
 func (b *Binder) Record(ctx context.Context, code string, rec Record) error {
-	v, err := json.Marshal(rec)
-	if err != nil {
-		return fmt.Errorf("codebind: encode record: %w", err)
-	}
+	v := rec.marshal()
 	// Both in one round trip (store.PutAll). The record is sealed with a
 	// key derived from the code, which the store never sees.
 	return b.store.PutAll(ctx, []store.Entry{
@@ -106,8 +139,8 @@ func (b *Binder) Redeem(ctx context.Context, tr *TokenRequest) error {
 			// key: the record is spent and the client starts the flow again.
 			return errUnreadable.WithCause(err)
 		}
-		var rec Record
-		if err := json.Unmarshal(v, &rec); err != nil {
+		rec, err := unmarshalRecord(v)
+		if err != nil {
 			return fmt.Errorf("codebind: decode record: %w", err)
 		}
 		return Check(&rec, tr)

@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
 	"time"
 
+	"github.com/parjarm/parjarm/internal/record"
 	"github.com/parjarm/parjarm/store"
 )
 
@@ -32,6 +34,8 @@ var ErrUnknown = errors.New("flow: unknown or expired transaction")
 
 // Transaction is one authorization flow whose end the gateway must see: a
 // flow expanded from a pushed request, or one that asked for a JARM response.
+// The store holds it in its binary form (marshal); the JSON tags read what
+// the version before stored.
 type Transaction struct {
 	// ClientID is the client the flow belongs to.
 	ClientID string `json:"client_id"`
@@ -60,6 +64,62 @@ type Transaction struct {
 	RequestURITaken bool `json:"-"`
 	// ExpiresAt is when the transaction is forgotten.
 	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// transactionFormat is the first byte of a Transaction's binary form, its
+// fields in the order marshal appends them. A JSON value, from the version
+// before, starts with '{'.
+const transactionFormat = 0x02
+
+// marshal returns tx's binary form, without RequestURITaken, which Take
+// sets.
+func (tx *Transaction) marshal() []byte {
+	// The format byte, the strings, two bools and the time.
+	b := make([]byte, 0, 1+record.StringsLen(tx.ClientID, tx.RedirectURI, tx.ResponseType, tx.Mode.Base, tx.State,
+		tx.CodeChallenge, tx.CodeChallengeMethod, tx.RequestURIKey, tx.RememberedKey)+2+binary.MaxVarintLen64)
+	b = append(b, transactionFormat)
+	b = record.AppendString(b, tx.ClientID)
+	b = record.AppendString(b, tx.RedirectURI)
+	b = record.AppendString(b, tx.ResponseType)
+	b = record.AppendString(b, tx.Mode.Base)
+	b = record.AppendBool(b, tx.Mode.JWT)
+	b = record.AppendString(b, tx.State)
+	b = record.AppendBool(b, tx.HasState)
+	b = record.AppendString(b, tx.CodeChallenge)
+	b = record.AppendString(b, tx.CodeChallengeMethod)
+	b = record.AppendString(b, tx.RequestURIKey)
+	b = record.AppendString(b, tx.RememberedKey)
+	return record.AppendTime(b, tx.ExpiresAt)
+}
+
+// unmarshalTransaction decodes b, in the binary form or in the JSON of
+// the version before, so that flows opened before an upgrade still
+// complete.
+func unmarshalTransaction(b []byte) (*Transaction, error) {
+	tx := new(Transaction)
+	if record.IsJSON(b) {
+		if err := json.Unmarshal(b, tx); err != nil {
+			return nil, err
+		}
+		return tx, nil
+	}
+	d := record.NewDecoder(b, transactionFormat)
+	tx.ClientID = d.ReadString()
+	tx.RedirectURI = d.ReadString()
+	tx.ResponseType = d.ReadString()
+	tx.Mode.Base = d.ReadString()
+	tx.Mode.JWT = d.ReadBool()
+	tx.State = d.ReadString()
+	tx.HasState = d.ReadBool()
+	tx.CodeChallenge = d.ReadString()
+	tx.CodeChallengeMethod = d.ReadString()
+	tx.RequestURIKey = d.ReadString()
+	tx.RememberedKey = d.ReadString()
+	tx.ExpiresAt = d.ReadTime()
+	if err := d.Finish(); err != nil {
+		return nil, err
+	}
+	return tx, nil
 }
 
 // Tracker opens and completes transactions, and remembers the authorization
@@ -150,10 +210,7 @@ func (t *Tracker) Open(ctx context.Context, tx *Transaction, upstream url.Values
 		upstream.Set("state", id)
 		tx.RememberedKey = rememberedKey(upstream)
 	}
-	b, err := json.Marshal(tx)
-	if err != nil {
-		return "", fmt.Errorf("flow: encode transaction: %w", err)
-	}
+	b := tx.marshal()
 	// Sealed with a key derived from the id, which the store never sees.
 	// The links are key names, which the store sees anyway.
 	entries := []store.Entry{{Key: key(id), Value: store.Seal(store.NSTransaction, id, b), TTL: t.ttl}}
@@ -202,14 +259,14 @@ func (t *Tracker) decode(id string, b []byte) (*Transaction, error) {
 	if err != nil {
 		return nil, ErrUnknown
 	}
-	var tx Transaction
-	if err := json.Unmarshal(b, &tx); err != nil {
+	tx, err := unmarshalTransaction(b)
+	if err != nil {
 		return nil, fmt.Errorf("flow: decode transaction: %w", err)
 	}
 	if !tx.ExpiresAt.IsZero() && t.now().After(tx.ExpiresAt) {
 		return nil, ErrUnknown
 	}
-	return &tx, nil
+	return tx, nil
 }
 
 // Peek returns the transaction id names without completing it, or

@@ -2,7 +2,6 @@ package par
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/url"
 	"time"
@@ -86,8 +85,10 @@ func (s *Service) expand(ctx context.Context, clientID, requestURI string) (*Exp
 	if err != nil {
 		return nil, errUnknownRequestURI.WithCause(err)
 	}
+	// So is one that does not decode: corrupt, or in a format this version
+	// does not know.
 	var rec PushedRequest
-	if err := json.Unmarshal(raw, &rec); err != nil {
+	if err := rec.unmarshal(raw); err != nil {
 		return nil, errUnknownRequestURI.WithCause(err)
 	}
 	// RFC 9126, section 2.2: the request_uri is bound to the pushing client.

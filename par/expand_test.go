@@ -139,6 +139,23 @@ func TestExpandRefuses(t *testing.T) {
 			}
 			return uri
 		}, status: 400, code: "invalid_request_uri"},
+		{name: "a request_uri whose stored value is truncated", uri: func(t *testing.T, e *env) string {
+			uri := RequestURIPrefix + "truncated"
+			v := (&PushedRequest{ClientID: "conf", ExpiresAt: e.clock.Now().Add(time.Minute)}).marshal()
+			if err := e.store.Put(context.Background(), RequestURIKey(uri), store.Seal(store.NSRequestURI, uri, v[:len(v)-1]), time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			return uri
+		}, status: 400, code: "invalid_request_uri"},
+		{name: "a request_uri whose stored value has an unknown format byte", uri: func(t *testing.T, e *env) string {
+			uri := RequestURIPrefix + "format"
+			v := (&PushedRequest{ClientID: "conf", Params: e.stored(t, e.pushFor(t, "conf", testSecret)).Params, ExpiresAt: e.clock.Now().Add(time.Minute)}).marshal()
+			v[0] = pushedRequestFormat + 1
+			if err := e.store.Put(context.Background(), RequestURIKey(uri), store.Seal(store.NSRequestURI, uri, v), time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			return uri
+		}, status: 400, code: "invalid_request_uri"},
 		{name: "a request_uri whose request an older version stored unsealed", uri: func(t *testing.T, e *env) string {
 			uri := RequestURIPrefix + "unsealed"
 			old, err := json.Marshal(PushedRequest{ClientID: "conf", Params: e.stored(t, e.pushFor(t, "conf", testSecret)).Params, ExpiresAt: e.clock.Now().Add(time.Minute)})
@@ -198,6 +215,35 @@ func TestExpandRefuses(t *testing.T) {
 				t.Errorf("expansions{outcome=%q} = %v, want 1", tt.code, got)
 			}
 		})
+	}
+}
+
+// A request pushed before an upgrade, which the version before stored as
+// JSON, still expands.
+func TestExpandReadsTheJSONOfTheVersionBefore(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	pushed := e.stored(t, e.pushFor(t, "conf", testSecret))
+	old, err := json.Marshal(PushedRequest{ClientID: "conf", Params: pushed.Params, ExpiresAt: e.clock.Now().Add(time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old[0] != '{' {
+		t.Fatalf("the JSON form starts with %q", old[0])
+	}
+	uri := newRequestURI("")
+	if err := e.store.Put(ctx, RequestURIKey(uri), store.Seal(store.NSRequestURI, uri, old), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	x, err := e.svc.Expand(ctx, "conf", uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x.Client.ID != "conf" || x.Params.Encode() != pushed.Params.Encode() || !x.ExpiresAt.Equal(e.clock.Now().Add(time.Minute)) {
+		t.Errorf("expansion = %+v, want the stored request", x)
+	}
+	if err := e.svc.Consume(ctx, x.Key); err != nil {
+		t.Errorf("consume: %v", err)
 	}
 }
 

@@ -295,7 +295,7 @@ func (e *env) stored(t testing.TB, requestURI string) PushedRequest {
 		t.Fatalf("stored request does not open with its request_uri: %v", err)
 	}
 	var rec PushedRequest
-	if err := json.Unmarshal(raw, &rec); err != nil {
+	if err := rec.unmarshal(raw); err != nil {
 		t.Fatal(err)
 	}
 	return rec

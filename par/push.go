@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -18,14 +19,16 @@ import (
 
 	"github.com/parjarm/parjarm/authreq"
 	"github.com/parjarm/parjarm/client"
+	"github.com/parjarm/parjarm/internal/record"
 	"github.com/parjarm/parjarm/oauth"
 	"github.com/parjarm/parjarm/profile"
 	"github.com/parjarm/parjarm/store"
 	"github.com/parjarm/parjarm/tracing"
 )
 
-// PushedRequest is what the store holds for a request_uri, as JSON, under
-// RequestURIKey(requestURI).
+// PushedRequest is what the store holds for a request_uri, under
+// RequestURIKey(requestURI), in its binary form (marshal). The JSON tags
+// read what the version before stored.
 type PushedRequest struct {
 	// ClientID is the client that pushed the request; only it may use the
 	// request_uri (RFC 9126, section 2.2).
@@ -37,6 +40,43 @@ type PushedRequest struct {
 	Signed bool `json:"signed,omitempty"`
 	// ExpiresAt is when the request_uri stops being accepted for expansion.
 	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// pushedRequestFormat is the first byte of a PushedRequest's binary form,
+// its fields in the order marshal appends them. A JSON value, from the
+// version before, starts with '{'.
+const pushedRequestFormat = 0x02
+
+// marshal returns r's binary form.
+func (r *PushedRequest) marshal() []byte {
+	b := make([]byte, 0, 1+record.StringsLen(r.ClientID)+record.ValuesLen(r.Params)+1+binary.MaxVarintLen64)
+	b = append(b, pushedRequestFormat)
+	b = record.AppendString(b, r.ClientID)
+	b = record.AppendValues(b, r.Params)
+	b = record.AppendBool(b, r.Signed)
+	return record.AppendTime(b, r.ExpiresAt)
+}
+
+// unmarshal decodes b, in the binary form or in the JSON of the version
+// before, so that requests pushed before an upgrade still expand.
+func (r *PushedRequest) unmarshal(b []byte) error {
+	if record.IsJSON(b) {
+		// A variable of this path's own: json.Unmarshal makes it escape to
+		// the heap, and the caller's r need not.
+		var old PushedRequest
+		if err := json.Unmarshal(b, &old); err != nil {
+			return err
+		}
+		*r = old
+		return nil
+	}
+	d := record.NewDecoder(b, pushedRequestFormat)
+	rec := PushedRequest{ClientID: d.ReadString(), Params: d.ReadValues(), Signed: d.ReadBool(), ExpiresAt: d.ReadTime()}
+	if err := d.Finish(); err != nil {
+		return err
+	}
+	*r = rec
+	return nil
 }
 
 // pushResponse is the push endpoint's answer (RFC 9126, section 2.2).
@@ -189,15 +229,12 @@ func (s *Service) save(ctx context.Context, c *client.Client, params url.Values,
 		tag = store.TagOf(mark.Key)
 	}
 	requestURI := newRequestURI(tag)
-	rec, err := json.Marshal(PushedRequest{
+	rec := (&PushedRequest{
 		ClientID:  c.ID,
 		Params:    params,
 		Signed:    signed,
 		ExpiresAt: s.Now().Add(lifetime),
-	})
-	if err != nil {
-		return nil, oauth.ErrServerError.WithCause(err)
-	}
+	}).marshal()
 	// The entry outlives expires_in by the completion window, so that a flow
 	// expanded in time can be consumed when it completes (RFC 9126, section 4).
 	// The request is sealed with a key derived from the request_uri, which
