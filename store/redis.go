@@ -125,6 +125,9 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 		}
 		failFast(&o.MaxRetries, &o.DialerRetries)
 		o.ClientName = clientName
+		if o.Protocol == 0 {
+			o.Protocol = protocol
+		}
 		o.ContextTimeoutEnabled = true
 		o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 		return newRedis(redis.NewClient(o), opts.MinReplicas, o.ReadTimeout), nil
@@ -138,6 +141,7 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 			Password:         opts.Password,
 			TLSConfig:        tlsConfig,
 			ClientName:       clientName,
+			Protocol:         protocol,
 			DialTimeout:      orDefault(opts.DialTimeout, DefaultRedisDialTimeout),
 			ReadTimeout:      orDefault(opts.ReadTimeout, DefaultRedisReadTimeout),
 			WriteTimeout:     orDefault(opts.WriteTimeout, DefaultRedisWriteTimeout),
@@ -155,6 +159,7 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 			Password:     opts.Password,
 			TLSConfig:    tlsConfig,
 			ClientName:   clientName,
+			Protocol:     protocol,
 			DialTimeout:  orDefault(opts.DialTimeout, DefaultRedisDialTimeout),
 			ReadTimeout:  orDefault(opts.ReadTimeout, DefaultRedisReadTimeout),
 			WriteTimeout: orDefault(opts.WriteTimeout, DefaultRedisWriteTimeout),
@@ -181,6 +186,13 @@ func newRedis(client redis.UniversalClient, minReplicas int, readTimeout time.Du
 
 // clientName is what CLIENT LIST shows for the gateway's connections.
 const clientName = "parjarm"
+
+// protocol is the RESP version the store speaks (a redis:// URL may ask for
+// another with protocol=3). RESP3 buys nothing the store uses (push
+// messages, client-side caching, richer reply types), and with it go-redis
+// checks every reply for pending push notifications: under the flow load
+// about 2% of the gateway's CPU.
+const protocol = 2
 
 // problems lists every problem in opts but the URL's syntax.
 func (opts RedisOptions) problems() []error {

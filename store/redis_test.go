@@ -248,6 +248,14 @@ func TestNewRedisBuildsTheClientTheOptionsDescribe(t *testing.T) {
 		if o.TLSConfig != nil {
 			t.Error("redis:// got a TLS config")
 		}
+		if o.Protocol != 2 {
+			t.Errorf("Protocol = %d, want 2 (RESP2)", o.Protocol)
+		}
+	})
+	t.Run("a URL may ask for RESP3", func(t *testing.T) {
+		if o := standalone(t, store.RedisOptions{URL: "redis://h:6379/0?protocol=3"}); o.Protocol != 3 {
+			t.Errorf("Protocol = %d, want 3 as the URL asks", o.Protocol)
+		}
 	})
 	t.Run("the URL's own timeouts hold unless the options set them", func(t *testing.T) {
 		o := standalone(t, store.RedisOptions{URL: "redis://h:6379/0?dial_timeout=7s&read_timeout=3s&pool_size=4", WriteTimeout: 5 * time.Second})
@@ -283,8 +291,8 @@ func TestNewRedisBuildsTheClientTheOptionsDescribe(t *testing.T) {
 		if !ok {
 			t.Fatalf("Client() is %T, want a sentinel-backed *redis.Client", r.Client())
 		}
-		if o := c.Options(); o.Password != "p" || o.TLSConfig == nil || o.DialTimeout != 2*time.Second {
-			t.Errorf("options = password %q, TLS %v, dial timeout %s; want p, TLS, 2s", o.Password, o.TLSConfig != nil, o.DialTimeout)
+		if o := c.Options(); o.Password != "p" || o.TLSConfig == nil || o.DialTimeout != 2*time.Second || o.Protocol != 2 {
+			t.Errorf("options = password %q, TLS %v, dial timeout %s, protocol %d; want p, TLS, 2s, 2", o.Password, o.TLSConfig != nil, o.DialTimeout, o.Protocol)
 		}
 	})
 	t.Run("cluster addresses give a cluster client", func(t *testing.T) {
@@ -297,8 +305,8 @@ func TestNewRedisBuildsTheClientTheOptionsDescribe(t *testing.T) {
 		if !ok {
 			t.Fatalf("Client() is %T, want *redis.ClusterClient", r.Client())
 		}
-		if o := c.Options(); o.ReadTimeout != 3*time.Second || o.MaxRetries != -1 {
-			t.Errorf("ReadTimeout, MaxRetries = %s, %d; want 3s, -1 (no retry)", o.ReadTimeout, o.MaxRetries)
+		if o := c.Options(); o.ReadTimeout != 3*time.Second || o.MaxRetries != -1 || o.Protocol != 2 {
+			t.Errorf("ReadTimeout, MaxRetries, Protocol = %s, %d, %d; want 3s, -1 (no retry), 2", o.ReadTimeout, o.MaxRetries, o.Protocol)
 		}
 	})
 }
