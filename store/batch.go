@@ -75,12 +75,12 @@ func (b *batcher) do(ctx context.Context, queue func(redis.Pipeliner)) error {
 	op.ctx, op.queue, op.err = ctx, queue, nil
 	select {
 	case b.ops <- op:
-	case <-b.stop:
-		b.release(op)
-		return errClosed
-	case <-ctx.Done():
-		b.release(op)
-		return ctx.Err()
+		// The queue has room nearly always: no need to watch ctx and stop
+		// for that (a select over three channels costs more).
+	default:
+		if err := b.enqueue(ctx, op); err != nil {
+			return err
+		}
 	}
 	select {
 	case <-op.done:
@@ -93,6 +93,21 @@ func (b *batcher) do(ctx context.Context, queue func(redis.Pipeliner)) error {
 		return ctx.Err()
 	case <-b.stop:
 		return errClosed
+	}
+}
+
+// enqueue waits for room in the queue, unless ctx ends or the store closes
+// first.
+func (b *batcher) enqueue(ctx context.Context, op *batchOp) error {
+	select {
+	case b.ops <- op:
+		return nil
+	case <-b.stop:
+		b.release(op)
+		return errClosed
+	case <-ctx.Done():
+		b.release(op)
+		return ctx.Err()
 	}
 }
 
