@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -17,10 +18,25 @@ import (
 // operation waiting at that moment (up to maxBatch) and sends them to
 // Redis as one pipeline. With one request at a time an operation still
 // goes out alone and at once: batching adds no wait, it merges what is
-// already waiting. Each operation keeps its own commands and results, and
-// commands of one operation stay in order and together (a pipeline is
-// sent on one connection as one stream); operations of different callers
-// were concurrent anyway, so their relative order was never defined.
+// already waiting. Each operation reads the results of its own commands,
+// which stay in order and together on the pipeline's one connection;
+// operations of different callers were concurrent anyway, so their
+// relative order was never defined.
+//
+// What a failure does. When the connection fails part way, go-redis marks
+// every command of the pipeline with the error, those whose replies had
+// arrived too: each operation of it fails with ErrUnavailable, as one
+// whose reply is lost does, and its write may have happened (as with any
+// timeout). When the pipeline fails before any command ran (no
+// connection, a refused handshake such as NOAUTH), go-redis leaves the
+// commands without an error: exec then fails every operation itself. No
+// operation ever reads a zero value as a result. A queue of operations waiting for a
+// stalled Redis is bounded twice: an operation that finds the queue full
+// fails at once, and one that waited longer than the client's read timeout
+// for its turn fails without being sent. Redis Cluster is not batched:
+// go-redis retries a node's whole pipeline after a network error, which
+// would run again commands already answered (a GETDEL would then answer
+// "not found" for a value it took).
 
 // Defaults of the batcher.
 const (
@@ -36,9 +52,15 @@ const (
 // errClosed is what operations get after Close.
 var errClosed = errors.New("store closed")
 
+// errBacklog is what an operation gets when Redis is too far behind: the
+// queue is full, or it waited longer than the read timeout for its turn.
+var errBacklog = errors.New("too many operations waiting for Redis")
+
 // batcher runs operations on client in shared pipelines.
 type batcher struct {
-	client    redis.UniversalClient
+	client redis.UniversalClient
+	// maxWait is how long an operation may wait for its turn.
+	maxWait   time.Duration
 	ops       chan *batchOp
 	stop      chan struct{}
 	closeOnce sync.Once
@@ -48,16 +70,17 @@ type batcher struct {
 // batchOp is one caller's operation: queue adds its commands to the
 // pipeline; done is closed once they have their results (or err is set).
 type batchOp struct {
-	ctx   context.Context
-	queue func(redis.Pipeliner)
-	done  chan struct{}
-	err   error
+	ctx    context.Context
+	queue  func(redis.Pipeliner)
+	queued time.Time
+	done   chan struct{}
+	err    error
 }
 
 var opPool = sync.Pool{New: func() any { return &batchOp{done: make(chan struct{}, 1)} }}
 
-func newBatcher(client redis.UniversalClient, workers int) *batcher {
-	b := &batcher{client: client, ops: make(chan *batchOp, workers*maxBatch), stop: make(chan struct{})}
+func newBatcher(client redis.UniversalClient, workers int, maxWait time.Duration) *batcher {
+	b := &batcher{client: client, maxWait: maxWait, ops: make(chan *batchOp, workers*maxBatch), stop: make(chan struct{})}
 	b.wg.Add(workers)
 	for range workers {
 		go b.work()
@@ -67,20 +90,24 @@ func newBatcher(client redis.UniversalClient, workers int) *batcher {
 
 // do runs queue's commands in the next pipeline and waits for their
 // results; the caller then reads them from the commands queue added. The
-// error is for the whole pipeline (Redis unreachable, ctx done, the store
-// closed): then no command's result may be read. A command's own error
-// (a missing key, a script error) is in that command.
+// error is for the operation as a whole (Redis unreachable before any
+// command ran, a backlog, ctx done, the store closed): then no command's
+// result may be read. Otherwise each command holds its own result or error
+// (a missing key, a script error, a connection that failed before its
+// reply). queue may run after do returned with ctx's error, so what it
+// reads (a value to write) must not change after the call.
 func (b *batcher) do(ctx context.Context, queue func(redis.Pipeliner)) error {
 	op := opPool.Get().(*batchOp)
-	op.ctx, op.queue, op.err = ctx, queue, nil
+	op.ctx, op.queue, op.queued, op.err = ctx, queue, time.Now(), nil
 	select {
 	case b.ops <- op:
-		// The queue has room nearly always: no need to watch ctx and stop
-		// for that (a select over three channels costs more).
+	case <-b.stop:
+		b.release(op)
+		return errClosed
 	default:
-		if err := b.enqueue(ctx, op); err != nil {
-			return err
-		}
+		// Redis is that far behind: answer now rather than wait in line.
+		b.release(op)
+		return errBacklog
 	}
 	select {
 	case <-op.done:
@@ -92,22 +119,15 @@ func (b *batcher) do(ctx context.Context, queue func(redis.Pipeliner)) error {
 		// result, when it comes, goes nowhere (done has room for it).
 		return ctx.Err()
 	case <-b.stop:
-		return errClosed
-	}
-}
-
-// enqueue waits for room in the queue, unless ctx ends or the store closes
-// first.
-func (b *batcher) enqueue(ctx context.Context, op *batchOp) error {
-	select {
-	case b.ops <- op:
-		return nil
-	case <-b.stop:
-		b.release(op)
-		return errClosed
-	case <-ctx.Done():
-		b.release(op)
-		return ctx.Err()
+		select {
+		case <-op.done:
+			// Done just as the store closed: the result stands.
+			err := op.err
+			b.release(op)
+			return err
+		default:
+			return errClosed
+		}
 	}
 }
 
@@ -145,8 +165,13 @@ func (b *batcher) work() {
 func (b *batcher) exec(batch []*batchOp) {
 	pipe := b.client.Pipeline()
 	live := batch[:0]
+	now := time.Now()
 	for _, op := range batch {
-		if err := op.ctx.Err(); err != nil {
+		err := op.ctx.Err()
+		if err == nil && now.Sub(op.queued) > b.maxWait {
+			err = errBacklog
+		}
+		if err != nil {
 			op.err = err
 			op.done <- struct{}{}
 			continue
@@ -159,17 +184,31 @@ func (b *batcher) exec(batch []*batchOp) {
 	}
 	// The pipeline's context is not a caller's: one caller leaving must
 	// not fail the others. The client's read and write timeouts bound it.
-	_, err := pipe.Exec(context.Background())
-	var reply redis.Error
-	if err != nil && errors.As(err, &reply) {
-		// A command's own reply (redis.Nil is one): every command has its
-		// result, to be read by its caller.
-		err = nil
+	cmds, err := pipe.Exec(context.Background())
+	if err != nil && !anyFailed(cmds) {
+		// Nothing ran (no connection, a refused handshake such as NOAUTH):
+		// go-redis left the commands without an error and without a
+		// result, so every operation fails.
+		for _, op := range live {
+			op.err = err
+			op.done <- struct{}{}
+		}
+		return
 	}
+	// Each command holds its reply or the pipeline's error.
 	for _, op := range live {
-		op.err = err
 		op.done <- struct{}{}
 	}
+}
+
+// anyFailed reports whether a command of cmds holds an error.
+func anyFailed(cmds []redis.Cmder) bool {
+	for _, c := range cmds {
+		if c.Err() != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // close stops the workers; operations after it fail with errClosed.

@@ -1,9 +1,12 @@
 package store
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -54,7 +57,7 @@ func (d *dataTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pr
 func oneWorker(t *testing.T, srv *redistest.Server) (*Redis, *dataTrips) {
 	t.Helper()
 	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ReadTimeout: 2 * time.Second, ContextTimeoutEnabled: true})
-	r := &Redis{client: client, batch: newBatcher(client, 1)}
+	r := &Redis{client: client, batch: newBatcher(client, 1, 2*time.Second)}
 	t.Cleanup(func() { r.Close() })
 	counter := &dataTrips{}
 	client.AddHook(counter)
@@ -186,5 +189,222 @@ func TestAnOperationWhoseCallerLeftIsNotSent(t *testing.T) {
 	}
 	if cmds := counter.cmds.Load(); cmds != 2+n {
 		t.Errorf("%d commands sent, want %d: the held and the later Put, the %d checks", cmds, 2+n, n)
+	}
+}
+
+// TestAStalledRedisFailsTheBacklogQuickly stops redis-server while 2,000
+// operations without a deadline arrive for one worker: those that find
+// the queue full fail at once, and those that waited longer than maxWait
+// for their turn fail without being sent, so that none waits much longer
+// than the read timeout of the one pipeline in flight, and only that one
+// is sent.
+func TestAStalledRedisFailsTheBacklogQuickly(t *testing.T) {
+	srv := redistest.Start(t)
+	const readTimeout, maxWait = 500 * time.Millisecond, 50 * time.Millisecond
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ReadTimeout: readTimeout, MaxRetries: -1, ContextTimeoutEnabled: true})
+	r := &Redis{client: client, batch: newBatcher(client, 1, maxWait)}
+	t.Cleanup(func() { r.Close() })
+	if err := r.Put(t.Context(), "k", []byte("v"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	counter := &dataTrips{}
+	client.AddHook(counter)
+	if err := srv.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Signal(syscall.SIGCONT)
+	const n = 2000
+	var slowest atomic.Int64
+	var backlog atomic.Int32
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			start := time.Now()
+			_, err := r.Get(context.Background(), "k")
+			took := time.Since(start)
+			for {
+				old := slowest.Load()
+				if int64(took) <= old || slowest.CompareAndSwap(old, int64(took)) {
+					break
+				}
+			}
+			if !errors.Is(err, ErrUnavailable) {
+				t.Errorf("Get from a stalled Redis = %v, want ErrUnavailable", err)
+			}
+			if errors.Is(err, errBacklog) {
+				backlog.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	took := time.Duration(slowest.Load())
+	t.Logf("%d Gets from a stalled Redis: the slowest answered after %s, %d for the backlog, %d round trips", n, took, backlog.Load(), counter.trips.Load())
+	// Without the bound on the wait, the operations queued behind the
+	// first pipeline would go in a second one and wait a read timeout more.
+	if trips := counter.trips.Load(); trips != 1 {
+		t.Errorf("%d pipelines sent to the stalled Redis, want 1 (the rest waited too long)", trips)
+	}
+	if limit := readTimeout + 300*time.Millisecond; took > limit {
+		t.Errorf("the slowest Get took %s, want at most %s", took, limit)
+	}
+	if backlog.Load() < n/2 {
+		t.Errorf("%d of %d Gets failed for the backlog, want most of them", backlog.Load(), n)
+	}
+}
+
+// TestARefusedHandshakeFailsEveryOperation makes Redis require a password
+// the store does not have: the connection's handshake fails with a Redis
+// error before any command runs, and every kind of operation must answer
+// ErrUnavailable, never a zero value as if it had succeeded.
+func TestARefusedHandshakeFailsEveryOperation(t *testing.T) {
+	srv := redistest.Start(t)
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	if err := admin.ConfigSet(t.Context(), "requirepass", "s3cret-for-the-test").Err(); err != nil {
+		t.Fatal(err)
+	}
+	admin.Close()
+	r, err := NewRedis(RedisOptions{URL: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if r.batch == nil {
+		t.Fatal("the store does not batch")
+	}
+	ctx := t.Context()
+	e := Entry{Key: "k", Value: []byte("v"), TTL: time.Minute}
+	for name, call := range map[string]func() error{
+		"Put":        func() error { return r.Put(ctx, "k", []byte("v"), time.Minute) },
+		"Get":        func() error { _, err := r.Get(ctx, "k"); return err },
+		"Take":       func() error { _, err := r.Take(ctx, "k"); return err },
+		"PutAll":     func() error { return r.PutAll(ctx, []Entry{e, {Key: "k2", Value: []byte("v"), TTL: time.Minute}}) },
+		"TakeLinked": func() error { _, _, err := r.TakeLinked(ctx, "k"); return err },
+		"PutIfAbsent": func() error {
+			stored, err := r.PutIfAbsent(ctx, "k", []byte("v"), time.Minute)
+			if err == nil && !stored {
+				return errors.New("answered false (an existing key) without an error")
+			}
+			return err
+		},
+		"PutIfAbsentThen": func() error {
+			_, err := r.PutIfAbsentThen(ctx, e, []Entry{{Key: "k3", Value: []byte("v"), TTL: time.Minute}})
+			return err
+		},
+	} {
+		if err := call(); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "NOAUTH") {
+			t.Errorf("%s with a refused handshake = %v, want ErrUnavailable naming NOAUTH", name, err)
+		}
+	}
+}
+
+// fakeRedis serves RESP on a loopback port: it refuses HELLO, answers the
+// connection's other set-up commands +OK and, of the store's commands, holds the reply to
+// the first for hold, answers the next answered ones with "$1 v", then
+// hangs up without answering the rest.
+func fakeRedis(t *testing.T, hold time.Duration, answered int) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		data := 0
+		for {
+			args, err := readCommand(br)
+			if err != nil {
+				return
+			}
+			switch strings.ToUpper(args[0]) {
+			case "HELLO":
+				// As a server before Redis 6: go-redis goes on without it.
+				io.WriteString(c, "-ERR unknown command 'HELLO'\r\n")
+				continue
+			case "CLIENT", "SELECT", "AUTH", "PING":
+				io.WriteString(c, "+OK\r\n")
+				continue
+			}
+			if data == 0 {
+				time.Sleep(hold)
+			} else if data > answered {
+				return
+			}
+			data++
+			io.WriteString(c, "$1\r\nv\r\n")
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// readCommand reads one RESP array of bulk strings.
+func readCommand(br *bufio.Reader) ([]string, error) {
+	line, err := br.ReadString('\n')
+	if err != nil {
+		return nil, err
+	}
+	if !strings.HasPrefix(line, "*") {
+		return nil, fmt.Errorf("not an array: %q", line)
+	}
+	var n int
+	if _, err := fmt.Sscanf(line, "*%d\r\n", &n); err != nil {
+		return nil, err
+	}
+	args := make([]string, n)
+	for i := range args {
+		var size int
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return nil, err
+		}
+		if _, err := fmt.Sscanf(line, "$%d\r\n", &size); err != nil {
+			return nil, err
+		}
+		b := make([]byte, size+2)
+		if _, err := io.ReadFull(br, b); err != nil {
+			return nil, err
+		}
+		args[i] = string(b[:size])
+	}
+	return args, nil
+}
+
+// TestAConnectionLostMidPipelineFailsItsOperations holds one Get while
+// eight more queue behind it; the server then answers three of the eight
+// and hangs up. The held one succeeds with its value. go-redis marks every
+// command of the broken pipeline with the error, also the three whose
+// replies had arrived, so all eight answer ErrUnavailable: none gets a
+// value it was not sent, none a zero value as if it had succeeded.
+func TestAConnectionLostMidPipelineFailsItsOperations(t *testing.T) {
+	addr := fakeRedis(t, 200*time.Millisecond, 3)
+	client := redis.NewClient(&redis.Options{Addr: addr, ReadTimeout: 2 * time.Second, MaxRetries: -1, Protocol: 2, ContextTimeoutEnabled: true})
+	r := &Redis{client: client, batch: newBatcher(client, 1, 2*time.Second)}
+	t.Cleanup(func() { r.Close() })
+	held := make(chan error, 1)
+	go func() {
+		v, err := r.Get(context.Background(), "held")
+		if err == nil && string(v) != "v" {
+			err = fmt.Errorf("value %q", v)
+		}
+		held <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	const queued = 8
+	var wg sync.WaitGroup
+	for i := range queued {
+		wg.Go(func() {
+			if v, err := r.Get(context.Background(), fmt.Sprint("k", i)); !errors.Is(err, ErrUnavailable) {
+				t.Errorf("a Get of the broken pipeline = %q, %v; want ErrUnavailable", v, err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := <-held; err != nil {
+		t.Errorf("the held Get = %v, want its value", err)
 	}
 }

@@ -36,10 +36,11 @@ func TestOperationsAfterCloseFail(t *testing.T) {
 	}
 }
 
-// TestABrokenConnectionFailsEveryOperationOfItsPipeline points the store at
-// a server that accepts and closes: every queued operation gets
-// ErrUnavailable, none a zero value as if it had succeeded.
-func TestABrokenConnectionFailsEveryOperationOfItsPipeline(t *testing.T) {
+// TestAServerThatHangsUpAtOnceFailsEveryOperation points the store at a
+// server that accepts, reads the connection's first command and closes:
+// every operation gets ErrUnavailable, none a zero value as if it had
+// succeeded.
+func TestAServerThatHangsUpAtOnceFailsEveryOperation(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +52,7 @@ func TestABrokenConnectionFailsEveryOperationOfItsPipeline(t *testing.T) {
 			if err != nil {
 				return
 			}
-			// Read a little, then hang up mid-pipeline.
+			// Read a little of the handshake, then hang up.
 			buf := make([]byte, 16)
 			_, _ = c.Read(buf)
 			c.Close()

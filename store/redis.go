@@ -76,7 +76,7 @@ type Redis struct {
 	client redis.UniversalClient
 	// batch sends the commands of concurrent operations in shared
 	// pipelines (batch.go); nil with minReplicas, whose WAIT must follow
-	// the operation's own writes on its connection.
+	// the operation's own writes on its connection, and on Cluster.
 	batch *batcher
 	// minReplicas and waitTimeout are WAIT's arguments; no WAIT when
 	// minReplicas is zero.
@@ -178,8 +178,8 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 // it: its reply then arrives before the deadline.
 func newRedis(client redis.UniversalClient, minReplicas int, readTimeout time.Duration) *Redis {
 	r := &Redis{client: client, minReplicas: minReplicas, waitTimeout: max(readTimeout/2, time.Millisecond)}
-	if minReplicas == 0 {
-		r.batch = newBatcher(client, batchWorkers)
+	if _, cluster := client.(*redis.ClusterClient); minReplicas == 0 && !cluster {
+		r.batch = newBatcher(client, batchWorkers, readTimeout)
 	}
 	return r
 }
@@ -687,6 +687,8 @@ func (r *Redis) Close() error {
 }
 
 // Client returns the underlying go-redis client, for instrumentation hooks.
+// Batched operations reach a hook as pipelines of several callers'
+// commands, with a context of their own, not a caller's.
 func (r *Redis) Client() redis.UniversalClient {
 	return r.client
 }

@@ -2,8 +2,6 @@ package record
 
 import (
 	"bytes"
-	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"math"
 	"net/url"
@@ -228,75 +226,6 @@ func FuzzRoundTrip(f *testing.F) {
 		got, err := decodeFields(in.append(nil))
 		if err != nil || !in.equal(got) {
 			t.Fatalf("decode(encode(%+v)) = %+v, %v", in, got, err)
-		}
-	})
-}
-
-// pushedRequest is par.PushedRequest, for the benchmark: the record's
-// fields and JSON tags.
-type pushedRequest struct {
-	ClientID  string     `json:"client_id"`
-	Params    url.Values `json:"params"`
-	Signed    bool       `json:"signed,omitempty"`
-	ExpiresAt time.Time  `json:"expires_at"`
-}
-
-func (r *pushedRequest) append() []byte {
-	b := make([]byte, 0, 1+StringsLen(r.ClientID)+ValuesLen(r.Params)+1+binary.MaxVarintLen64)
-	b = append(b, testFormat)
-	b = AppendString(b, r.ClientID)
-	b = AppendValues(b, r.Params)
-	b = AppendBool(b, r.Signed)
-	return AppendTime(b, r.ExpiresAt)
-}
-
-func decodePushedRequest(b []byte) (pushedRequest, error) {
-	d := NewDecoder(b, testFormat)
-	r := pushedRequest{ClientID: d.ReadString(), Params: d.ReadValues(), Signed: d.ReadBool(), ExpiresAt: d.ReadTime()}
-	return r, d.Finish()
-}
-
-// typicalPush is a pushed request with nine parameters, as a confidential
-// client with PKCE and OpenID Connect pushes it.
-var typicalPush = pushedRequest{
-	ClientID: "conf-client",
-	Params: url.Values{
-		"client_id":             {"conf-client"},
-		"response_type":         {"code"},
-		"redirect_uri":          {"https://rp.example.com/callback"},
-		"scope":                 {"openid profile email offline_access"},
-		"state":                 {"af0ifjsldkj-Qx3bZ9c2LmN7pR4tV8wY"},
-		"nonce":                 {"n-0S6_WzA2Mj-7hT5kYq1uPe"},
-		"code_challenge":        {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"},
-		"code_challenge_method": {"S256"},
-		"response_mode":         {"query.jwt"},
-	},
-	ExpiresAt: time.Unix(1_700_000_060, 0),
-}
-
-// BenchmarkPushedRequest compares encoding and decoding a typical pushed
-// request with this package and with encoding/json, as the version before
-// stored it.
-func BenchmarkPushedRequest(b *testing.B) {
-	b.Run("record", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := decodePushedRequest(typicalPush.append()); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("json", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			v, err := json.Marshal(typicalPush)
-			if err != nil {
-				b.Fatal(err)
-			}
-			var r pushedRequest
-			if err := json.Unmarshal(v, &r); err != nil {
-				b.Fatal(err)
-			}
 		}
 	})
 }
