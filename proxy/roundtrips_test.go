@@ -173,12 +173,17 @@ func roundTripsPerFlow(t *testing.T, opts store.RedisOptions, nodes []string) {
 		}
 	})
 	t.Logf("authorization, completion and the code's record: %d round trips %v; Redis executed %v", len(trips), trips, stats)
-	// Every operation goes to Redis as a pipeline (store/batch.go), alone
-	// here: the requests come one at a time.
 	want := []string{
-		"[GET]", "[SET SET]", // authorization: read the pushed request; the transaction and the remembered query
-		"[EVAL]",    // completion: the transaction, the pushed request and the remembered query taken
+		"GET", "[SET SET]", // authorization: read the pushed request; the transaction and the remembered query
+		"EVAL",      // completion: the transaction, the pushed request and the remembered query taken
 		"[SET SET]", // the code's binding record and its mark (another slot)
+	}
+	// A batched operation (store/batch.go; not on Cluster) goes to Redis as
+	// a pipeline, of one command when it is alone: the same round trip.
+	for i, trip := range trips {
+		if strings.HasPrefix(trip, "[") && !strings.Contains(trip, " ") {
+			trips[i] = strings.Trim(trip, "[]")
+		}
 	}
 	if strings.Join(trips, " ") != strings.Join(want, " ") {
 		t.Errorf("round trips %q, want %q: authorization 2, completion 1, code record 1", trips, want)

@@ -308,15 +308,40 @@ func failFast(maxRetries, dialerRetries *int) {
 	}
 }
 
+// run runs the commands queue adds: in a shared pipeline when the store
+// batches, else at once on the client, each command a round trip (queue
+// then gets the client itself). The error is for the operation as a whole
+// (see batcher.do); each command holds its own result or error.
+func (r *Redis) run(ctx context.Context, queue func(redis.Cmdable)) error {
+	if r.batch != nil {
+		return r.batch.do(ctx, func(p redis.Pipeliner) { queue(p) })
+	}
+	queue(r.client)
+	return nil
+}
+
+// pipelined runs the commands queue adds in one pipeline: a shared one
+// when the store batches, else its own.
+func (r *Redis) pipelined(ctx context.Context, queue func(redis.Pipeliner)) error {
+	if r.batch != nil {
+		return r.batch.do(ctx, queue)
+	}
+	cmds, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error { queue(p); return nil })
+	if err != nil && !anyFailed(cmds) {
+		return err
+	}
+	return nil
+}
+
 // Put stores value under key for ttl with SET PX, replacing any earlier
 // value.
 func (r *Redis) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	if err := checkTTL(ttl); err != nil {
 		return err
 	}
-	if r.batch != nil {
+	if r.minReplicas == 0 {
 		var set *redis.StatusCmd
-		if err := r.batch.do(ctx, func(p redis.Pipeliner) { set = p.Set(ctx, key, value, ttl) }); err != nil {
+		if err := r.run(ctx, func(c redis.Cmdable) { set = c.Set(ctx, key, value, ttl) }); err != nil {
 			return unavailable("SET", err)
 		}
 		if err := set.Err(); err != nil {
@@ -338,12 +363,8 @@ func (r *Redis) Put(ctx context.Context, key string, value []byte, ttl time.Dura
 // Get returns the value stored under key, or ErrNotFound.
 func (r *Redis) Get(ctx context.Context, key string) ([]byte, error) {
 	var get *redis.StringCmd
-	if r.batch != nil {
-		if err := r.batch.do(ctx, func(p redis.Pipeliner) { get = p.Get(ctx, key) }); err != nil {
-			return nil, unavailable("GET", err)
-		}
-	} else {
-		get = r.client.Get(ctx, key)
+	if err := r.run(ctx, func(c redis.Cmdable) { get = c.Get(ctx, key) }); err != nil {
+		return nil, unavailable("GET", err)
 	}
 	b, err := get.Bytes()
 	if err != nil {
@@ -356,9 +377,9 @@ func (r *Redis) Get(ctx context.Context, key string) ([]byte, error) {
 // returns ErrNotFound. One command, not GET then DEL: of concurrent Takes
 // exactly one gets the value (RFC 9126, section 7.3, single use).
 func (r *Redis) Take(ctx context.Context, key string) ([]byte, error) {
-	if r.batch != nil {
+	if r.minReplicas == 0 {
 		var del *redis.StringCmd
-		if err := r.batch.do(ctx, func(p redis.Pipeliner) { del = p.GetDel(ctx, key) }); err != nil {
+		if err := r.run(ctx, func(c redis.Cmdable) { del = c.GetDel(ctx, key) }); err != nil {
 			return nil, unavailable("GETDEL", err)
 		}
 		b, err := del.Bytes()
@@ -392,9 +413,9 @@ func (r *Redis) PutIfAbsent(ctx context.Context, key string, value []byte, ttl t
 	if err := checkTTL(ttl); err != nil {
 		return false, err
 	}
-	if r.batch != nil {
+	if r.minReplicas == 0 {
 		var setNX *redis.BoolCmd
-		if err := r.batch.do(ctx, func(p redis.Pipeliner) { setNX = p.SetNX(ctx, key, value, ttl) }); err != nil {
+		if err := r.run(ctx, func(c redis.Cmdable) { setNX = c.SetNX(ctx, key, value, ttl) }); err != nil {
 			return false, unavailable("SET NX", err)
 		}
 		ok, err := setNX.Result()
@@ -440,9 +461,9 @@ func (r *Redis) PutAll(ctx context.Context, entries []Entry) error {
 			p.Set(ctx, e.Key, entryValue(e), e.TTL)
 		}
 	}
-	if r.batch != nil {
+	if r.minReplicas == 0 {
 		var sets []*redis.StatusCmd
-		err := r.batch.do(ctx, func(p redis.Pipeliner) {
+		err := r.pipelined(ctx, func(p redis.Pipeliner) {
 			for _, e := range entries {
 				sets = append(sets, p.Set(ctx, e.Key, entryValue(e), e.TTL))
 			}
@@ -532,8 +553,8 @@ return out
 // pipeline when MinReplicas is set.
 func (r *Redis) TakeLinked(ctx context.Context, key string) ([]byte, map[string][]byte, error) {
 	var res *redis.Cmd
-	if r.batch != nil {
-		if err := r.batch.do(ctx, func(p redis.Pipeliner) { res = p.Eval(ctx, takeLinkedScript, []string{key}) }); err != nil {
+	if r.minReplicas == 0 {
+		if err := r.run(ctx, func(c redis.Cmdable) { res = c.Eval(ctx, takeLinkedScript, []string{key}) }); err != nil {
 			return nil, nil, unavailable("EVAL", err)
 		}
 	} else {
@@ -607,8 +628,8 @@ func (r *Redis) PutIfAbsentThen(ctx context.Context, mark Entry, then []Entry) (
 		args = append(args, entryValue(e), e.TTL.Milliseconds())
 	}
 	var res *redis.Cmd
-	if r.batch != nil {
-		if err := r.batch.do(ctx, func(p redis.Pipeliner) { res = p.Eval(ctx, putIfAbsentThenScript, keys, args...) }); err != nil {
+	if r.minReplicas == 0 {
+		if err := r.run(ctx, func(c redis.Cmdable) { res = c.Eval(ctx, putIfAbsentThenScript, keys, args...) }); err != nil {
 			return false, unavailable("EVAL", err)
 		}
 	} else {
