@@ -68,7 +68,7 @@ type batcher struct {
 }
 
 // batchOp is one caller's operation: queue adds its commands to the
-// pipeline; done is closed once they have their results (or err is set).
+// pipeline; done receives once they have their results (or err is set).
 type batchOp struct {
 	ctx    context.Context
 	queue  func(redis.Pipeliner)
