@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/parjarm/parjarm/internal/record"
+	"github.com/parjarm/parjarm/internal/record/recordtest"
 	"github.com/parjarm/parjarm/store"
 )
 
@@ -112,4 +114,15 @@ func FuzzRecord(f *testing.F) {
 			t.Fatalf("re-encoded %+v decodes to %+v, %v", dec, again, err)
 		}
 	})
+}
+
+// Every field of a Record survives its binary form: a field added to
+// Record and not to marshal and unmarshalRecord fails here.
+func TestEveryRecordFieldIsStored(t *testing.T) {
+	var in Record
+	recordtest.Fill(&in)
+	got, err := unmarshalRecord(in.marshal())
+	if err != nil || !reflect.DeepEqual(got, in) {
+		t.Fatalf("unmarshalRecord(marshal(%+v)) = %+v, %v", in, got, err)
+	}
 }

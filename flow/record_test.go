@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/parjarm/parjarm/internal/record"
+	"github.com/parjarm/parjarm/internal/record/recordtest"
 	"github.com/parjarm/parjarm/store"
 )
 
@@ -147,4 +149,21 @@ func FuzzTransaction(f *testing.F) {
 			t.Fatalf("re-encoded %+v decodes to %+v, %v", dec, again, err)
 		}
 	})
+}
+
+// Every field of a Transaction but RequestURITaken (Take sets it) survives
+// its binary form: a field added to Transaction and not to marshal and
+// unmarshalTransaction fails here.
+func TestEveryTransactionFieldIsStored(t *testing.T) {
+	var in Transaction
+	recordtest.Fill(&in)
+	in.RequestURITaken = false
+	got, err := unmarshalTransaction(in.marshal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.ExpiresAt = got.ExpiresAt.UTC()
+	if !reflect.DeepEqual(*got, in) {
+		t.Fatalf("unmarshalTransaction(marshal(%+v)) = %+v", in, *got)
+	}
 }

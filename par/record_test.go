@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"net/url"
+	"reflect"
 	"testing"
 	"time"
 
@@ -148,4 +149,19 @@ func parseAuthParams(t testing.TB) url.Values {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// Every field of a PushedRequest survives its binary form: a field added
+// to PushedRequest and not to marshal and unmarshal fails here.
+func TestEveryPushedRequestFieldIsStored(t *testing.T) {
+	var in PushedRequest
+	recordtest.Fill(&in)
+	var got PushedRequest
+	if err := got.unmarshal(in.marshal()); err != nil {
+		t.Fatal(err)
+	}
+	got.ExpiresAt = got.ExpiresAt.UTC()
+	if !reflect.DeepEqual(got, in) {
+		t.Fatalf("unmarshal(marshal(%+v)) = %+v", in, got)
+	}
 }
