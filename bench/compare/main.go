@@ -106,17 +106,17 @@ func run(o options) error {
 	}
 	defer os.RemoveAll(dir)
 
-	redis, err := startRedis(ctx, o.redis, dir)
+	redis, err := procs.StartRedis(ctx, o.redis, filepath.Join(dir, "redis"))
 	if err != nil {
 		return err
 	}
-	defer redis.stop()
-	gw, up, err := startGateway(ctx, o.gateway, dir, redis.address)
+	defer redis.Stop()
+	gw, up, err := startGateway(ctx, o.gateway, dir, redis.Addr)
 	if err != nil {
 		return err
 	}
 	defer up.Close()
-	defer func() { _ = gw.stop() }()
+	defer func() { _ = gw.Stop() }()
 	bare, err := startBareProxy(up.URL)
 	if err != nil {
 		return err
@@ -134,7 +134,7 @@ func run(o options) error {
 
 	// The gateway's operations cost its own CPU and Redis's; the peer keeps
 	// its state in its own process; the bare proxy runs in its own.
-	gateway := system{name: "gateway", base: gw.public, rss: gw.rssKiB, pids: []int{gw.cmd.Process.Pid, redis.cmd.Process.Pid}}
+	gateway := system{name: "gateway", base: gw.Public, rss: gw.RSSKiB, pids: []int{gw.Pid(), redis.Pid()}}
 	peerSys := system{name: "oidc-provider", base: peer.url, cookie: cookie, pids: []int{peer.cmd.Process.Pid}}
 	bareSys := system{name: "httputil", base: bare.url, pids: []int{bare.cmd.Process.Pid}}
 
@@ -184,7 +184,7 @@ func run(o options) error {
 		}
 	}
 	printTable(rows)
-	if err := gw.stop(); err != nil {
+	if err := gw.Stop(); err != nil {
 		return err
 	}
 	for _, r := range rows {
@@ -199,9 +199,9 @@ func run(o options) error {
 
 // profileUnderLoad fetches a CPU profile of the gateway while the load of
 // one scenario runs (a run of its own, not counted).
-func profileUnderLoad(ctx context.Context, gw *gateway, s system, o0 op, o options) error {
+func profileUnderLoad(ctx context.Context, gw *procs.Gateway, s system, o0 op, o options) error {
 	done := make(chan error, 1)
-	go func() { done <- gw.cpuProfile(ctx, o.profileSecs, o.cpuProfile) }()
+	go func() { done <- gw.CPUProfile(ctx, o.profileSecs, o.cpuProfile) }()
 	time.Sleep(200 * time.Millisecond)
 	r := measure(ctx, s, o0, o.conns, time.Duration(o.profileSecs)*time.Second+time.Second)
 	fmt.Printf("  profiled run (not counted): %s %.0f/s, CPU profile in %s\n", s.name, r.rate(), o.cpuProfile)

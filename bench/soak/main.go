@@ -98,22 +98,22 @@ func soak(ctx context.Context, o options) (*report, error) {
 	}
 	defer os.RemoveAll(dir)
 
-	redis, err := startRedis(ctx, o.redis, filepath.Join(dir, "redis"))
+	redis, err := procs.StartRedis(ctx, o.redis, filepath.Join(dir, "redis"))
 	if err != nil {
 		return nil, err
 	}
-	defer redis.stop()
+	defer redis.Stop()
 
-	gw, up, err := startGateway(ctx, o.gateway, dir, redis.addr())
+	gw, up, err := startGateway(ctx, o.gateway, dir, redis.Addr)
 	if err != nil {
 		return nil, err
 	}
-	defer up.close()
-	defer gw.stop()
+	defer up.Close()
+	defer gw.Stop()
 
 	transport := &http.Transport{MaxIdleConnsPerHost: o.concurrency, IdleConnTimeout: 30 * time.Second}
 	d := &driver{
-		gw:   gw.public,
+		gw:   gw.Public,
 		http: &http.Client{Transport: transport, Timeout: o.hang, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		hang: o.hang,
 		rep:  newReport(),
@@ -127,7 +127,7 @@ func soak(ctx context.Context, o options) (*report, error) {
 	warm := min(5*time.Second, o.duration/6)
 	d.run(ctx, warm, o.rate, o.concurrency)
 	settle(ctx, transport)
-	rep.start, err = gw.sample(ctx, 0, 0)
+	rep.start, err = sampleOf(ctx, gw, 0, 0)
 	if err != nil {
 		return rep, fmt.Errorf("start sample: %w", err)
 	}
@@ -142,12 +142,12 @@ func soak(ctx context.Context, o options) (*report, error) {
 				return
 			case <-time.After(time.Until(began.Add(at))):
 			}
-			w, err := redis.restart(ctx, o.outage)
+			killed, back, err := redis.Restart(ctx, o.outage)
 			if err != nil {
 				rep.fail(fmt.Sprintf("Redis restart at %s: %v", at, err))
 				return
 			}
-			w.end = w.end.Add(o.grace)
+			w := window{start: killed, back: back, end: back.Add(o.grace)}
 			rep.addWindow(w)
 		}
 	})
@@ -161,7 +161,7 @@ func soak(ctx context.Context, o options) (*report, error) {
 			case <-time.After(o.duration / 12):
 			}
 			secs := max(1, min(30, int(o.duration.Seconds()/6)))
-			if err := gw.cpuProfile(ctx, secs, o.cpuProfile); err != nil {
+			if err := gw.CPUProfile(ctx, secs, o.cpuProfile); err != nil {
 				rep.fail("CPU profile: " + err.Error())
 			}
 		})
@@ -176,20 +176,20 @@ func soak(ctx context.Context, o options) (*report, error) {
 	// Settled as at the start, the gateway must be back near its start
 	// count; it gets another 15s to get there.
 	settle(ctx, transport)
-	rep.end, err = gw.sample(ctx, rep.start.goroutines, 15*time.Second)
+	rep.end, err = sampleOf(ctx, gw, rep.start.goroutines, 15*time.Second)
 	if err != nil {
 		return rep, fmt.Errorf("end sample: %w", err)
 	}
 	if rep.end.goroutines > rep.start.goroutines {
 		// Where the extra goroutines are, for the report.
-		if status, body, err := procs.Get(ctx, gw.admin+"/debug/pprof/goroutine?debug=1"); err == nil && status == http.StatusOK {
+		if status, body, err := procs.Get(ctx, gw.Admin+"/debug/pprof/goroutine?debug=1"); err == nil && status == http.StatusOK {
 			rep.goroutineProfile = topStacks(body, 5)
 		}
 	}
-	if err := gw.stop(); err != nil {
+	if err := gw.Stop(); err != nil {
 		rep.fail(err.Error())
 	}
-	if p := gw.panics(); p != "" {
+	if p := panics(gw); p != "" {
 		rep.fail("the gateway logged a panic: " + strings.TrimSpace(p))
 	}
 	return rep, nil

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parjarm/parjarm/bench/internal/procs"
 )
 
 func TestScenarioForMixesFourTwoFour(t *testing.T) {
@@ -89,12 +91,12 @@ func TestParseGoroutinesAndVmRSS(t *testing.T) {
 		}
 	}
 	status := "Name:\tparjarm\nVmPeak:\t 1300 kB\nVmRSS:\t   23804 kB\nThreads:\t9\n"
-	if n, err := parseVmRSS([]byte(status)); err != nil || n != 23804 {
-		t.Fatalf("parseVmRSS = %d, %v; want 23804", n, err)
+	if n, err := procs.ParseVmRSS([]byte(status)); err != nil || n != 23804 {
+		t.Fatalf("ParseVmRSS = %d, %v; want 23804", n, err)
 	}
 	for _, bad := range []string{"Name:\tx\n", "VmRSS:\t12 MB\n", "VmRSS:\tx kB\n"} {
-		if _, err := parseVmRSS([]byte(bad)); err == nil {
-			t.Errorf("parseVmRSS(%q) = nil error", bad)
+		if _, err := procs.ParseVmRSS([]byte(bad)); err == nil {
+			t.Errorf("procs.ParseVmRSS(%q) = nil error", bad)
 		}
 	}
 }
