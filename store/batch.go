@@ -71,7 +71,7 @@ type batcher struct {
 // pipeline; done receives once they have their results (or err is set).
 type batchOp struct {
 	ctx    context.Context
-	queue  func(redis.Pipeliner)
+	queue  func(redis.Cmdable)
 	queued time.Time
 	done   chan struct{}
 	err    error
@@ -96,7 +96,7 @@ func newBatcher(client redis.UniversalClient, workers int, maxWait time.Duration
 // (a missing key, a script error, a connection that failed before its
 // reply). queue may run after do returned with ctx's error, so what it
 // reads (a value to write) must not change after the call.
-func (b *batcher) do(ctx context.Context, queue func(redis.Pipeliner)) error {
+func (b *batcher) do(ctx context.Context, queue func(redis.Cmdable)) error {
 	op := opPool.Get().(*batchOp)
 	op.ctx, op.queue, op.queued, op.err = ctx, queue, time.Now(), nil
 	select {

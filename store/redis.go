@@ -314,7 +314,7 @@ func failFast(maxRetries, dialerRetries *int) {
 // (see batcher.do); each command holds its own result or error.
 func (r *Redis) run(ctx context.Context, queue func(redis.Cmdable)) error {
 	if r.batch != nil {
-		return r.batch.do(ctx, func(p redis.Pipeliner) { queue(p) })
+		return r.batch.do(ctx, queue)
 	}
 	queue(r.client)
 	return nil
@@ -322,7 +322,7 @@ func (r *Redis) run(ctx context.Context, queue func(redis.Cmdable)) error {
 
 // pipelined runs the commands queue adds in one pipeline: a shared one
 // when the store batches, else its own.
-func (r *Redis) pipelined(ctx context.Context, queue func(redis.Pipeliner)) error {
+func (r *Redis) pipelined(ctx context.Context, queue func(redis.Cmdable)) error {
 	if r.batch != nil {
 		return r.batch.do(ctx, queue)
 	}
@@ -456,27 +456,25 @@ func (r *Redis) PutAll(ctx context.Context, entries []Entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	queue := func(p redis.Pipeliner) {
+	var sets []*redis.StatusCmd
+	queue := func(p redis.Cmdable) {
 		for _, e := range entries {
-			p.Set(ctx, e.Key, entryValue(e), e.TTL)
+			sets = append(sets, p.Set(ctx, e.Key, entryValue(e), e.TTL))
 		}
 	}
-	if r.minReplicas == 0 {
-		var sets []*redis.StatusCmd
-		err := r.pipelined(ctx, func(p redis.Pipeliner) {
-			for _, e := range entries {
-				sets = append(sets, p.Set(ctx, e.Key, entryValue(e), e.TTL))
-			}
-		})
-		if err != nil {
-			return unavailable("SET", err)
-		}
+	written := func() error {
 		for _, c := range sets {
 			if err := c.Err(); err != nil {
 				return unavailable("SET", err)
 			}
 		}
 		return nil
+	}
+	if r.minReplicas == 0 {
+		if err := r.pipelined(ctx, queue); err != nil {
+			return unavailable("SET", err)
+		}
+		return written()
 	}
 	if _, ok := r.client.(*redis.ClusterClient); ok && !sameSlot(entries) {
 		for _, e := range entries {
@@ -486,18 +484,12 @@ func (r *Redis) PutAll(ctx context.Context, entries []Entry) error {
 		}
 		return nil
 	}
-	var sets []redis.Cmder
-	wait, err := r.replicated(ctx, "SET", entries[0].Key, func(p redis.Pipeliner) {
-		queue(p)
-		sets = append(sets, p.Cmds()...)
-	})
+	wait, err := r.replicated(ctx, "SET", entries[0].Key, func(p redis.Pipeliner) { queue(p) })
 	if err != nil {
 		return err
 	}
-	for _, c := range sets {
-		if err := c.Err(); err != nil {
-			return unavailable("SET", err)
-		}
+	if err := written(); err != nil {
+		return err
 	}
 	return r.acknowledged("SET", wait)
 }
