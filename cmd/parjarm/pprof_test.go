@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-
-	"github.com/go-jose/go-jose/v4"
 )
 
 // PARJARM_PPROF mounts the Go profiles on the admin listener only; off by
@@ -23,14 +21,7 @@ func TestPprofIsOptInAndOnlyOnTheAdminListener(t *testing.T) {
 		{"true: profiles on the admin listener", "true", http.StatusOK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			listen, admin := freeAddr(t), freeAddr(t)
-			issuer := "http://" + listen
-			up := upstream(t, issuer, jose.JSONWebKeySet{})
-			env := map[string]string{
-				"PARJARM_UPSTREAM_URL": up.URL, "PARJARM_ISSUER": issuer, "PARJARM_ALLOW_INSECURE_HTTP": "true",
-				"PARJARM_LISTEN_ADDR": listen, "PARJARM_ADMIN_ADDR": admin,
-				"PARJARM_CLIENTS_FILE": writeFile(t, "clients.json", clientsJSON),
-			}
+			issuer, admin, env := gatewayEnv(t)
 			if tc.pprof != "" {
 				env["PARJARM_PPROF"] = tc.pprof
 			}

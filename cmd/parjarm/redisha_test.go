@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/go-jose/go-jose/v4"
-
 	"github.com/parjarm/parjarm/internal/redistest"
 )
 
@@ -36,14 +34,7 @@ func TestRunUsesTheConfiguredRedisMode(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			listen, admin := freeAddr(t), freeAddr(t)
-			issuer := "http://" + listen
-			up := upstream(t, issuer, jose.JSONWebKeySet{})
-			env := map[string]string{
-				"PARJARM_UPSTREAM_URL": up.URL, "PARJARM_ISSUER": issuer, "PARJARM_ALLOW_INSECURE_HTTP": "true",
-				"PARJARM_LISTEN_ADDR": listen, "PARJARM_ADMIN_ADDR": admin,
-				"PARJARM_CLIENTS_FILE": writeFile(t, "clients.json", clientsJSON),
-			}
+			issuer, _, env := gatewayEnv(t)
 			for k, v := range tc.env(t) {
 				env[k] = v
 			}

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -43,6 +44,22 @@ func freeAddr(t *testing.T) string {
 		if _, dup := handedOut.LoadOrStore(addr, true); !dup {
 			return addr
 		}
+	}
+}
+
+// gatewayEnv is where most tests of run start: free public and admin
+// addresses, the issuer on the public one over plain HTTP, a stand-in
+// upstream with an empty key set, and clientsJSON as the registry. A test
+// adds or replaces variables in env before it starts the gateway.
+func gatewayEnv(t *testing.T) (issuer, admin string, env map[string]string) {
+	t.Helper()
+	listen, admin := freeAddr(t), freeAddr(t)
+	issuer = "http://" + listen
+	up := upstream(t, issuer, jose.JSONWebKeySet{})
+	return issuer, admin, map[string]string{
+		"PARJARM_UPSTREAM_URL": up.URL, "PARJARM_ISSUER": issuer, "PARJARM_ALLOW_INSECURE_HTTP": "true",
+		"PARJARM_LISTEN_ADDR": listen, "PARJARM_ADMIN_ADDR": admin,
+		"PARJARM_CLIENTS_FILE": writeFile(t, "clients.json", clientsJSON),
 	}
 }
 
@@ -174,16 +191,11 @@ func TestRunRefusesAKidClashWithTheUpstream(t *testing.T) {
 // at 56, two /64s of one /56 share a budget, which the default /64 would
 // not.
 func TestRunGroupsIPv6ByTheConfiguredPrefix(t *testing.T) {
-	listen, admin := freeAddr(t), freeAddr(t)
-	issuer := "http://" + listen
-	up := upstream(t, issuer, jose.JSONWebKeySet{})
-	env := map[string]string{
-		"PARJARM_UPSTREAM_URL": up.URL, "PARJARM_ISSUER": issuer, "PARJARM_ALLOW_INSECURE_HTTP": "true",
-		"PARJARM_LISTEN_ADDR": listen, "PARJARM_ADMIN_ADDR": admin,
-		"PARJARM_CLIENTS_FILE": writeFile(t, "clients.json", clientsJSON),
-		"PARJARM_RATE_LIMIT":   "0.001", "PARJARM_RATE_LIMIT_BURST": "1", "PARJARM_RATE_LIMIT_IPV6_PREFIX": "56",
+	issuer, admin, env := gatewayEnv(t)
+	maps.Copy(env, map[string]string{
+		"PARJARM_RATE_LIMIT": "0.001", "PARJARM_RATE_LIMIT_BURST": "1", "PARJARM_RATE_LIMIT_IPV6_PREFIX": "56",
 		"PARJARM_TRUSTED_PROXIES": "127.0.0.1/32",
-	}
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	var out syncBuffer
 	done := make(chan error, 1)
@@ -215,14 +227,10 @@ func TestRunGroupsIPv6ByTheConfiguredPrefix(t *testing.T) {
 
 func TestRunServesAndShutsDownGracefully(t *testing.T) {
 	redis := redistest.Start(t)
-	listen, admin := freeAddr(t), freeAddr(t)
-	issuer := "http://" + listen
-	up := upstream(t, issuer, jose.JSONWebKeySet{})
-	env := map[string]string{
-		"PARJARM_UPSTREAM_URL": up.URL, "PARJARM_ISSUER": issuer, "PARJARM_ALLOW_INSECURE_HTTP": "true",
-		"PARJARM_LISTEN_ADDR": listen, "PARJARM_ADMIN_ADDR": admin, "PARJARM_REDIS_URL": redis.URL(),
-		"PARJARM_CLIENTS_FILE": writeFile(t, "clients.json", clientsJSON), "PARJARM_LOG_LEVEL": "debug",
-	}
+	issuer, admin, env := gatewayEnv(t)
+	maps.Copy(env, map[string]string{
+		"PARJARM_REDIS_URL": redis.URL(), "PARJARM_LOG_LEVEL": "debug",
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var out syncBuffer
@@ -367,14 +375,8 @@ func TestRunFetchesJWKSURIWithTheRedirectPolicy(t *testing.T) {
 	t.Cleanup(origin.Close)
 	clients := `{"clients":[{"client_id":"remote","token_endpoint_auth_method":"private_key_jwt","jwks_uri":"` + origin.URL + `/jwks","redirect_uris":["https://app.example/cb"]}]}`
 
-	listen, admin := freeAddr(t), freeAddr(t)
-	issuer := "http://" + listen
-	up := upstream(t, issuer, jose.JSONWebKeySet{})
-	env := map[string]string{
-		"PARJARM_UPSTREAM_URL": up.URL, "PARJARM_ISSUER": issuer, "PARJARM_ALLOW_INSECURE_HTTP": "true",
-		"PARJARM_LISTEN_ADDR": listen, "PARJARM_ADMIN_ADDR": admin,
-		"PARJARM_CLIENTS_FILE": writeFile(t, "clients.json", clients),
-	}
+	issuer, _, env := gatewayEnv(t)
+	env["PARJARM_CLIENTS_FILE"] = writeFile(t, "clients.json", clients)
 	startGateway(t, env)
 
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: attacker, KeyID: "attacker"}}, nil)
